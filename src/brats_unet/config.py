@@ -1,0 +1,353 @@
+"""Run configuration: nested frozen dataclasses, loaded from YAML, overridable with ``key=value``.
+
+The defaults reproduce the case study's recipe (2D U-Net, FLAIR+T1ce, axial slices 5..149, 128x128,
+categorical cross-entropy, Adam 1e-3). Key names are a public contract documented in the README.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+from .errors import ConfigError, closest
+
+MODALITIES = ("flair", "t1", "t1ce", "t2")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which volumes to read and how to turn them into model inputs."""
+
+    modalities: tuple[str, ...] = ("flair", "t1ce")
+    slices: tuple[int, int] = (5, 150)  # half-open axial range: indices 5..149, 145 slices
+    size: int = 128
+    mode: str = "resize"  # resize | native | crop
+    normalize: str = "zscore"  # zscore (brain voxels) | max (X / max, the Kaggle notebook)
+    labels: str = "auto"  # auto | brats2020 | brats2023 | msd
+    max_cases: Optional[int] = None
+    split_fractions: tuple[float, float, float] = (0.6775, 0.2005, 0.1220)
+    split_seed: int = 0
+    split_file: Optional[str] = None
+    oversample: float = 0.0  # fraction of samples drawn from slices/patches containing tumour
+    augment: bool = False
+    patch_size: tuple[int, int, int] = (96, 96, 96)  # 3D patches (D, H, W)
+    cache_dir: Optional[str] = None  # default: $BRATS_UNET_CACHE or ~/.cache/brats-unet
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """U-Net family; variants are values, never subclasses."""
+
+    arch: str = "unet"  # unet | residual_unet | attention_unet
+    spatial_dims: int = 2
+    in_channels: Optional[int] = None  # None: number of modalities
+    num_classes: Optional[int] = None  # None: 4 (multiclass) or 3 (regions)
+    base_features: int = 32
+    depth: int = 4
+    activation: str = "relu"
+    norm: str = "none"
+    dropout: float = 0.2
+    dropout_at: str = "bottleneck"  # bottleneck | decoder | all
+    upsample: str = "interp"  # interp (2x up-sampling + 2x2 conv, the paper) | transpose
+    deep_supervision: bool = False
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """A weighted sum of registered losses; ``loss: ce`` or ``loss: {dice: 1, ce: 1}`` set ``terms``."""
+
+    terms: dict[str, float] = field(default_factory=lambda: {"ce": 1.0})
+    mode: str = "multiclass"  # multiclass (softmax, 4 classes) | regions (sigmoid WT/TC/ET)
+    include_background: bool = True
+    class_weights: Optional[tuple[float, ...]] = None
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)  # per-loss keyword arguments
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation, schedule, precision and budget."""
+
+    epochs: int = 35
+    steps_per_epoch: Optional[int] = None
+    batch_size: int = 16
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    schedule: str = "none"  # none | plateau | poly
+    early_stopping: Optional[int] = None  # patience in epochs on `monitor`
+    monitor: str = "val_loss"  # val_loss | val_dice (mean WT/TC/ET)
+    seed: int = 0
+    num_workers: int = 0
+    precision: str = "auto"  # auto | fp32 | bf16 | amp
+    channels_last: bool = True
+    max_minutes: Optional[float] = None
+    val_max_cases: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Evaluation and inference settings."""
+
+    convention: str = "brats2020"  # empty-mask convention: brats2020 | brats2023
+    batch_size: int = 32
+    overlap: float = 0.5  # sliding-window overlap for 3D
+    tta: bool = False
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole run configuration."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+
+CHOICES: dict[str, tuple] = {
+    "data.mode": ("resize", "native", "crop"),
+    "data.normalize": ("zscore", "max"),
+    "data.labels": ("auto", "brats2020", "brats2023", "msd"),
+    "model.spatial_dims": (2, 3),
+    "model.dropout_at": ("bottleneck", "decoder", "all"),
+    "model.upsample": ("interp", "transpose"),
+    "loss.mode": ("multiclass", "regions"),
+    "train.schedule": ("none", "plateau", "poly"),
+    "train.monitor": ("val_loss", "val_dice"),
+    "train.precision": ("auto", "fp32", "bf16", "amp"),
+    "eval.convention": ("brats2020", "brats2023"),
+}
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Check/convert one YAML value against a type annotation; raise ConfigError naming ``key``."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is typing.Union:  # Optional[X]
+        return None if value is None else _coerce(value, args[0], key)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(v, args[0], key) for v in value)
+        if len(value) != len(args):
+            raise ConfigError(f"{key}: expected {len(args)} values, got {list(value)!r}")
+        return tuple(_coerce(v, a, key) for v, a in zip(value, args))
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+        return {str(k): _coerce(v, args[1], f"{key}.{k}") for k, v in value.items()}
+    return _coerce_scalar(value, tp, key)
+
+
+def _coerce_scalar(value: Any, tp: Any, key: str) -> Any:
+    if tp is Any:
+        return value
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+    elif tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif tp is str:
+        if isinstance(value, str):
+            return value
+    raise ConfigError(f"{key}: expected {getattr(tp, '__name__', tp)}, got {value!r}")
+
+
+def _build(cls: type, raw: dict, prefix: str) -> Any:
+    """Build dataclass ``cls`` from a raw mapping, rejecting unknown keys with a suggestion."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{prefix or 'config'}: expected a mapping, got {raw!r}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in raw.items():
+        path = f"{prefix}{key}"
+        if key not in names:
+            raise ConfigError(f"unknown config key '{path}'{closest(key, names)}; valid: {', '.join(names)}")
+        tp = hints[key]
+        if dataclasses.is_dataclass(tp):
+            kwargs[key] = _build(tp, value, path + ".")
+        else:
+            kwargs[key] = _coerce(value, tp, path)
+            _check_choice(path, kwargs[key])
+    return cls(**kwargs)
+
+
+def _check_choice(path: str, value: Any) -> None:
+    options = CHOICES.get(path)
+    if options is not None and value not in options:
+        opts = ", ".join(map(str, options))
+        raise ConfigError(f"{path}: invalid value {value!r}; options: {opts}{closest(str(value), map(str, options))}")
+
+
+def _normalise_loss(value: Any, current: dict | None = None) -> dict:
+    """Accept ``loss: ce``, ``loss: {dice: 1, ce: 1}`` or the full mapping; return the full mapping."""
+    base = dict(current or {})
+    if isinstance(value, str):
+        return {**base, "terms": {value: 1.0}}
+    if isinstance(value, dict) and value and not set(value) & {f.name for f in dataclasses.fields(LossConfig)}:
+        return {**base, "terms": dict(value)}
+    if isinstance(value, dict):
+        return {**base, **value}
+    raise ConfigError(f"loss: expected a loss name or a mapping of names to weights, got {value!r}")
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Parse ``a.b=value`` (value read as YAML) into (["a", "b"], value)."""
+    if "=" not in text:
+        raise ConfigError(f"--set {text!r}: expected key=value, e.g. model.activation=prelu")
+    key, raw = text.split("=", 1)
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--set {key}: value {raw!r} is not valid YAML ({exc.__class__.__name__})") from None
+    return key.strip().split("."), value
+
+
+def apply_overrides(raw: dict, overrides: typing.Iterable[str]) -> dict:
+    """Apply dotted ``key=value`` overrides to a raw config mapping (returns a new mapping)."""
+    raw = _deep_copy(raw)
+    for text in overrides:
+        path, value = parse_override(text)
+        set_dotted(raw, path, value)
+    return raw
+
+
+def set_dotted(raw: dict, path: list[str], value: Any) -> None:
+    """Set ``raw[path[0]][path[1]]... = value``; ``loss`` accepts the short forms."""
+    if path == ["loss"]:
+        raw["loss"] = _normalise_loss(value, raw.get("loss"))
+        return
+    node = raw
+    for part in path[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"--set {'.'.join(path)}: '{part}' is not a section")
+        node = child
+    node[path[-1]] = value
+
+
+def _deep_copy(raw: Any) -> Any:
+    if isinstance(raw, dict):
+        return {k: _deep_copy(v) for k, v in raw.items()}
+    return list(raw) if isinstance(raw, list) else raw
+
+
+def read_yaml(path: str | Path) -> dict:
+    """Read a YAML mapping, raising ConfigError naming the file on failure."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML ({exc})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return raw
+
+
+def from_dict(raw: dict) -> Config:
+    """Build and validate a Config from a raw mapping (as read from YAML)."""
+    raw = _deep_copy(raw)
+    if "loss" in raw:
+        raw["loss"] = _normalise_loss(raw["loss"])
+    cfg = _build(Config, raw, "")
+    validate(cfg)
+    return cfg
+
+
+def load_config(path: str | Path | None = None, overrides: typing.Iterable[str] = ()) -> Config:
+    """Load defaults <- YAML file <- ``--set`` overrides, then validate.
+
+    Raises:
+        ConfigError: unknown key, wrong type, value out of range, unknown registry name.
+    """
+    raw = read_yaml(path) if path else {}
+    if "loss" in raw:
+        raw["loss"] = _normalise_loss(raw["loss"])
+    return from_dict(apply_overrides(raw, overrides))
+
+
+def to_dict(cfg: Config) -> dict:
+    """The resolved config as plain YAML-friendly data (tuples become lists)."""
+    return _listify(dataclasses.asdict(cfg))
+
+
+def _listify(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _listify(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_listify(v) for v in obj]
+    return obj
+
+
+def validate(cfg: Config) -> None:
+    """Cross-field and range checks, plus registry names (imported lazily: config stays light)."""
+    d, m, t = cfg.data, cfg.model, cfg.train
+    for mod in d.modalities:
+        if mod not in MODALITIES:
+            raise ConfigError(f"data.modalities: unknown modality '{mod}'; options: {', '.join(MODALITIES)}{closest(mod, MODALITIES)}")
+    if not d.modalities or len(set(d.modalities)) != len(d.modalities):
+        raise ConfigError(f"data.modalities: need distinct modalities, got {list(d.modalities)}")
+    if not 0 <= d.slices[0] < d.slices[1]:
+        raise ConfigError(f"data.slices: need 0 <= start < stop, got {list(d.slices)}")
+    _positive(d.size, "data.size", 2 ** m.depth)
+    _positive(m.depth, "model.depth", 1)
+    _positive(m.base_features, "model.base_features", 1)
+    _positive(t.epochs, "train.epochs", 1)
+    _positive(t.batch_size, "train.batch_size", 1)
+    if d.max_cases is not None and d.max_cases < 3:
+        raise ConfigError(f"data.max_cases: need at least 3 cases (train/val/test), got {d.max_cases}")
+    if abs(sum(d.split_fractions) - 1) > 1e-6 or min(d.split_fractions) < 0:
+        raise ConfigError(f"data.split_fractions: must be non-negative and sum to 1, got {list(d.split_fractions)}")
+    if not 0 <= m.dropout < 1 or not 0 <= d.oversample <= 1:
+        raise ConfigError("model.dropout must be in [0, 1) and data.oversample in [0, 1]")
+    if t.lr <= 0:
+        raise ConfigError(f"train.lr: must be positive, got {t.lr}")
+    _validate_names(cfg)
+
+
+def _positive(value: int, key: str, minimum: int) -> None:
+    if value < minimum:
+        raise ConfigError(f"{key}: must be >= {minimum}, got {value}")
+
+
+def _validate_names(cfg: Config) -> None:
+    from .errors import look_up
+    from .losses.registry import LOSSES
+    from .models.registry import ACTIVATIONS, ARCHITECTURES, NORMS
+
+    look_up(cfg.model.arch, ARCHITECTURES, "model.arch")
+    look_up(cfg.model.activation, ACTIVATIONS, "model.activation")
+    look_up(cfg.model.norm, NORMS, "model.norm")
+    if not cfg.loss.terms:
+        raise ConfigError("loss: name at least one loss, e.g. loss=ce")
+    for name in list(cfg.loss.terms) + list(cfg.loss.options):
+        look_up(name, LOSSES, "loss")
+
+
+def in_channels(cfg: Config) -> int:
+    """Model input channels: explicit, or one per modality."""
+    return cfg.model.in_channels or len(cfg.data.modalities)
+
+
+def num_classes(cfg: Config) -> int:
+    """Model output channels: explicit, or 4 classes (multiclass) / 3 regions (regions mode)."""
+    return cfg.model.num_classes or (3 if cfg.loss.mode == "regions" else 4)
+
+
+def save_yaml(data: Any, path: str | Path) -> None:
+    """Write YAML atomically (temp file, then rename)."""
+    from .io import atomic_write_text
+
+    atomic_write_text(Path(path), yaml.safe_dump(data, sort_keys=False))

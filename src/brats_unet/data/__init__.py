@@ -1,0 +1,1 @@
+"""Data: label schemes, case discovery, validation, preprocessing, cache, split, datasets, phantoms."""

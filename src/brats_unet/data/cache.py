@@ -1,0 +1,122 @@
+"""The preprocessed-slice cache: one folder per preprocessing config, one sub-folder per case.
+
+``<cache_root>/<key>/<case_id>/{image.npy, seg.npy, meta.json}``; ``key`` hashes the preprocessing
+fields and the data root, so a changed config builds a new cache. Each case is written into a hidden
+temporary folder and renamed into place, so an interrupted build never leaves a half-written case.
+Arrays are memory-mapped on read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+import numpy as np
+
+from ..config import DataConfig
+from ..errors import DataError
+from ..io import read_json, write_json
+from .discovery import Case, discover_cases
+from .preprocess import preprocess_case
+
+PREPROCESS_VERSION = 1
+KEY_FIELDS = ("modalities", "slices", "size", "mode", "normalize", "labels")
+
+
+def default_cache_root() -> Path:
+    """``$BRATS_UNET_CACHE`` or ``~/.cache/brats-unet``."""
+    return Path(os.environ.get("BRATS_UNET_CACHE", Path.home() / ".cache" / "brats-unet"))
+
+
+def cache_key(cfg: DataConfig, data_root: str | Path) -> str:
+    """Short hash of the preprocessing fields, the preprocessing version and the data root."""
+    fields = {k: v for k, v in dataclasses.asdict(cfg).items() if k in KEY_FIELDS}
+    blob = json.dumps({"v": PREPROCESS_VERSION, "root": str(Path(data_root).resolve()), **fields}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+class SliceCache:
+    """Read access to a built cache folder."""
+
+    def __init__(self, path: Path, case_ids: list[str]):
+        self.path = Path(path)
+        self.case_ids = list(case_ids)
+
+    def meta(self, case_id: str) -> dict:
+        """The case's preprocessing metadata (shape, box, slices, tumour slices...)."""
+        return read_json(self.path / case_id / "meta.json")
+
+    def image(self, case_id: str) -> np.ndarray:
+        """Memory-mapped image, (C, S, H, W) float16."""
+        return np.load(self.path / case_id / "image.npy", mmap_mode="r")
+
+    def seg(self, case_id: str) -> np.ndarray:
+        """Memory-mapped labels, (S, H, W) uint8 internal codes."""
+        path = self.path / case_id / "seg.npy"
+        if not path.exists():
+            raise DataError(f"case {case_id} has no segmentation; it can be predicted but not trained on")
+        return np.load(path, mmap_mode="r")
+
+
+def _worker_init() -> None:
+    import torch
+
+    torch.set_num_threads(1)  # one process per core; torch threads would oversubscribe
+
+
+def build_case(case: Case, cfg: DataConfig, dest: Path) -> str:
+    """Preprocess one case into ``dest/<case_id>`` atomically (temp folder + rename)."""
+    prepared = preprocess_case(case, cfg)
+    tmp = Path(tempfile.mkdtemp(dir=dest, prefix=f".{case.case_id}."))
+    try:
+        np.save(tmp / "image.npy", prepared.image)
+        if prepared.seg is not None:
+            np.save(tmp / "seg.npy", prepared.seg)
+        write_json(tmp / "meta.json", prepared.meta)
+        os.replace(tmp, dest / case.case_id)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return case.case_id
+
+
+def select_cases(data_root: str | Path, cfg: DataConfig) -> list[Case]:
+    """Cases under the root, limited to the first ``data.max_cases``."""
+    cases = discover_cases(data_root)
+    return cases[: cfg.max_cases] if cfg.max_cases else cases
+
+
+def prepare_cache(data_root: str | Path, cfg: DataConfig, cache_root: str | Path | None = None,
+                  workers: int = 2, progress: bool = True) -> SliceCache:
+    """Build (or reuse) the cache for ``cfg`` over the cases of ``data_root``; return a reader."""
+    cases = select_cases(data_root, cfg)
+    root = Path(cache_root or cfg.cache_dir or default_cache_root()) / cache_key(cfg, data_root)
+    root.mkdir(parents=True, exist_ok=True)
+    write_json(root / "config.json", {k: v for k, v in dataclasses.asdict(cfg).items() if k in KEY_FIELDS}
+               | {"data_root": str(Path(data_root).resolve()), "version": PREPROCESS_VERSION})
+    todo = [c for c in cases if not (root / c.case_id / "meta.json").exists()]
+    _build_all(todo, cfg, root, workers, progress)
+    return SliceCache(root, [c.case_id for c in cases])
+
+
+def _build_all(todo: list[Case], cfg: DataConfig, root: Path, workers: int, progress: bool) -> None:
+    if not todo:
+        return
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(todo), desc="prepare", unit="case", disable=not progress)
+    if workers <= 1:
+        for case in todo:
+            build_case(case, cfg, root)
+            bar.update()
+    else:
+        with ProcessPoolExecutor(max_workers=workers, initializer=_worker_init) as pool:
+            for fut in as_completed([pool.submit(build_case, c, cfg, root) for c in todo]):
+                fut.result()
+                bar.update()
+    bar.close()

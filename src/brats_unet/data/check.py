@@ -1,0 +1,73 @@
+"""``brats-unet check``: validate every case and list all problems at once."""
+
+from __future__ import annotations
+
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError
+from .discovery import Case, discover_cases
+from .labels import LabelScheme, get_scheme
+from .volumes import open_image, read_array
+
+MODALITY_NAMES = ("flair", "t1", "t1ce", "t2")
+AFFINE_TOL = 1e-3
+
+
+def _check_volume(source, kind: str, scheme: LabelScheme) -> tuple[list[str], tuple | None, np.ndarray | None]:
+    """Problems with one file, plus its shape and affine when readable."""
+    try:
+        affine = open_image(source).affine
+        data = read_array(source)
+    except DataError as exc:
+        return [str(exc)], None, None
+    problems = []
+    if kind == "seg":
+        bad = scheme.invalid_labels(data)
+        if bad:
+            problems.append(f"{source.path}: labels {bad} outside the {scheme.name} scheme {sorted(scheme.codes)}")
+    else:
+        if np.issubdtype(data.dtype, np.floating) and not np.isfinite(data).all():
+            problems.append(f"{source.path}: {int((~np.isfinite(data)).sum())} non-finite voxels")
+        if not np.any(data):
+            problems.append(f"{source.path}: all voxels are zero")
+    return problems, data.shape, affine
+
+
+def check_case(case: Case, scheme_name: str = "auto") -> list[str]:
+    """All problems found in one case, one line each naming the file."""
+    scheme = case.scheme if scheme_name == "auto" else get_scheme(scheme_name)
+    problems = [f"case {case.case_id}: modality '{m}' missing" for m in MODALITY_NAMES if m not in case.images]
+    geometry: dict[str, tuple] = {}
+    entries = [(m, s) for m, s in case.images.items()] + ([("seg", case.seg)] if case.seg else [])
+    for kind, source in entries:
+        found, shape, affine = _check_volume(source, kind, scheme)
+        problems += found
+        if shape is not None:
+            geometry[kind] = (source, shape, affine)
+    return problems + _geometry_problems(geometry)
+
+
+def _geometry_problems(geometry: dict[str, tuple]) -> list[str]:
+    """Shape and affine disagreements against the first readable volume."""
+    if not geometry:
+        return []
+    ref_source, ref_shape, ref_affine = next(iter(geometry.values()))
+    problems = []
+    for source, shape, affine in list(geometry.values())[1:]:
+        if shape != ref_shape:
+            problems.append(f"{source.path}: shape {shape} differs from {ref_source.path.name} {ref_shape}")
+        elif np.abs(affine - ref_affine).max() > AFFINE_TOL:
+            diff = float(np.abs(affine - ref_affine).max())
+            problems.append(f"{source.path}: affine differs from {ref_source.path.name} by {diff:.3g} (> {AFFINE_TOL})")
+    return problems
+
+
+def check_dataset(root: str | Path, scheme_name: str = "auto", workers: int = 2) -> tuple[int, list[str]]:
+    """Check every case under ``root`` in parallel; return (number of cases, all problems)."""
+    cases = discover_cases(root)
+    with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
+        results = list(pool.map(check_case, cases, [scheme_name] * len(cases)))
+    return len(cases), [p for r in results for p in r]

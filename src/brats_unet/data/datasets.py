@@ -1,0 +1,123 @@
+"""PyTorch datasets over the slice cache: 2D slices and 3D patches, with tumour oversampling."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from .cache import SliceCache
+
+
+class SliceDataset(Dataset):
+    """Axial slices of the cached cases.
+
+    Items are ``(image, label)``: image (C, H, W) float32, label (H, W) int64 internal codes.
+    """
+
+    def __init__(self, cache: SliceCache, case_ids: list[str]):
+        self.cache = cache
+        self.case_ids = list(case_ids)
+        self.images = [cache.image(c) for c in self.case_ids]
+        self.segs = [cache.seg(c) for c in self.case_ids]
+        counts = [len(s) for s in self.segs]
+        self.case_of = np.repeat(np.arange(len(counts)), counts)
+        self.slice_of = np.concatenate([np.arange(n) for n in counts]) if counts else np.zeros(0, int)
+        offsets = np.cumsum([0] + counts[:-1])
+        self.tumour_indices = np.concatenate(
+            [off + np.asarray(cache.meta(c)["tumour_slices"], dtype=int) for off, c in zip(offsets, self.case_ids)]
+        ) if counts else np.zeros(0, int)
+
+    def __len__(self) -> int:
+        return len(self.case_of)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        c, z = self.case_of[index], self.slice_of[index]
+        image = torch.from_numpy(np.asarray(self.images[c][:, z], dtype=np.float32))
+        label = torch.from_numpy(np.asarray(self.segs[c][z], dtype=np.int64))
+        return image, label
+
+
+def sample_indices(n_items: int, n_samples: int, tumour: np.ndarray, oversample: float,
+                   rng: np.random.Generator) -> np.ndarray:
+    """Indices for one epoch: a fraction ``oversample`` drawn from ``tumour``, the rest uniformly.
+
+    With ``oversample == 0`` this is a plain shuffle (repeated if ``n_samples > n_items``).
+    """
+    if oversample <= 0 or len(tumour) == 0:
+        reps = -(-n_samples // n_items)
+        return np.concatenate([rng.permutation(n_items) for _ in range(reps)])[:n_samples]
+    forced = rng.random(n_samples) < oversample
+    out = rng.integers(0, n_items, n_samples)
+    out[forced] = tumour[rng.integers(0, len(tumour), int(forced.sum()))]
+    return out
+
+
+class PatchDataset(Dataset):
+    """Random 3D patches (C, D, H, W) from cached volumes; D runs along the axial slices.
+
+    A patch is centred on a random tumour voxel with probability ``tumour_prob`` (tumour-biased
+    sampling as in nnU-Net), else anywhere. Volumes smaller than the patch are zero-padded.
+    Item ``i`` of epoch ``e`` is a pure function of (seed, e, i), so runs are reproducible.
+    """
+
+    def __init__(self, cache: SliceCache, case_ids: list[str], patch_size: tuple[int, int, int],
+                 length: int, tumour_prob: float = 0.33, seed: int = 0):
+        self.cache, self.case_ids = cache, list(case_ids)
+        self.images = [cache.image(c) for c in self.case_ids]
+        self.segs = [cache.seg(c) for c in self.case_ids]
+        self.patch = tuple(patch_size)
+        self.length, self.tumour_prob, self.seed, self.epoch = length, tumour_prob, seed, 0
+        self.fg = [self._foreground(s) for s in self.segs]
+
+    @staticmethod
+    def _foreground(seg: np.ndarray, limit: int = 20000) -> np.ndarray:
+        coords = np.argwhere(np.asarray(seg) > 0)
+        step = max(1, len(coords) // limit)
+        return coords[::step]
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the random stream of an epoch."""
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        rng = np.random.default_rng((self.seed, self.epoch, index))
+        c = int(rng.integers(len(self.case_ids)))
+        shape = self.segs[c].shape
+        if len(self.fg[c]) and rng.random() < self.tumour_prob:
+            centre = self.fg[c][rng.integers(len(self.fg[c]))]
+        else:
+            centre = [int(rng.integers(s)) for s in shape]
+        start = [int(np.clip(ct - p // 2, min(0, s - p), max(0, s - p))) for ct, p, s in zip(centre, self.patch, shape)]
+        image = _window(self.images[c], start, self.patch, lead=1)
+        label = _window(self.segs[c], start, self.patch, lead=0)
+        return torch.from_numpy(image.astype(np.float32)), torch.from_numpy(label.astype(np.int64))
+
+
+def _window(arr: np.ndarray, start: list[int], size: tuple[int, ...], lead: int) -> np.ndarray:
+    """Crop ``size`` at ``start`` over the last three axes, zero-padding where it leaves the array."""
+    spatial = arr.shape[lead:]
+    lo = [max(0, s) for s in start]
+    hi = [min(n, s + p) for s, p, n in zip(start, size, spatial)]
+    out = np.asarray(arr[(slice(None),) * lead + tuple(slice(a, b) for a, b in zip(lo, hi))])
+    pad = [(0, 0)] * lead + [(a - s, s + p - b) for s, a, b, p in zip(start, lo, hi, size)]
+    return np.pad(out, pad) if any(p != (0, 0) for p in pad) else out
+
+
+def collate_pad(batch: list[tuple[torch.Tensor, torch.Tensor]], multiple: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stack items, zero-padding images and labels (background) to the largest size in the batch.
+
+    Needed for ``crop`` mode, whose slices differ in size between cases.
+    """
+    dims = batch[0][1].dim()
+    size = [max(item[1].shape[d] for item in batch) for d in range(dims)]
+    size = [-(-s // multiple) * multiple for s in size]
+    images, labels = [], []
+    for image, label in batch:
+        pad = [p for d in reversed(range(dims)) for p in (0, size[d] - label.shape[d])]
+        images.append(torch.nn.functional.pad(image, pad))
+        labels.append(torch.nn.functional.pad(label, pad))
+    return torch.stack(images), torch.stack(labels)

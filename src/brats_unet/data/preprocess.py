@@ -1,0 +1,162 @@
+"""Turn one case into model-space arrays and back.
+
+Every mode is "take an in-plane box, then resize it to a target size" on the axial slices
+``data.slices`` (half-open, default 5..149):
+
+* ``resize``: box = whole image, target = ``size`` x ``size`` (the paper: 240 -> 128).
+* ``native``: box = whole image padded to a multiple of 16, no resizing (240 x 240 stays).
+* ``crop``: box = brain bounding box padded to a multiple of 16, no resizing.
+
+Images are resized bilinearly; labels with nearest neighbour (never interpolated). Predictions are
+mapped back by resizing *probabilities* and placing them into the original grid (:func:`to_original`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..config import DataConfig
+from ..errors import DataError
+from .discovery import Case
+from .labels import get_scheme
+from .volumes import open_image, read_modalities, read_seg
+
+MULTIPLE = 16
+
+
+@dataclass
+class Prepared:
+    """A case in model space: image (C, S, H, W) float16, seg (S, H, W) uint8 internal codes or None."""
+
+    image: np.ndarray
+    seg: np.ndarray | None
+    meta: dict
+
+
+def normalise(vol: np.ndarray, method: str, source: str = "volume") -> np.ndarray:
+    """Per-volume intensity normalisation of one modality (X, Y, Z).
+
+    ``zscore``: mean 0, sd 1 over brain (non-zero) voxels, background stays 0. Statistics are taken
+    in float64 so int16-clipped volumes (values at 32767) cannot overflow. ``max``: X / max(X).
+    """
+    mask = vol != 0
+    if not mask.any():
+        raise DataError(f"{source}: all voxels are zero, cannot normalise")
+    if method == "max":
+        return (vol / float(np.abs(vol).max())).astype(np.float32)
+    brain = vol[mask].astype(np.float64)
+    std = brain.std()
+    out = np.zeros_like(vol, dtype=np.float32)
+    out[mask] = (brain - brain.mean()) / (std if std > 0 else 1.0)
+    return out
+
+
+def _grow(lo: int, hi: int, limit: int, multiple: int) -> tuple[int, int]:
+    """Grow [lo, hi) symmetrically to a multiple, shifting inside [0, limit) where possible."""
+    target = -(-(hi - lo) // multiple) * multiple
+    lo -= (target - (hi - lo)) // 2
+    lo = max(0, min(lo, limit - target)) if target <= limit else -((target - limit) // 2)
+    return lo, lo + target
+
+
+def plane_box(images: np.ndarray, mode: str) -> tuple[int, int, int, int]:
+    """In-plane box (x0, x1, y0, y1) for a (C, X, Y, Z) stack; may extend beyond the image (zero pad)."""
+    _, nx, ny, _ = images.shape
+    if mode == "resize":
+        return 0, nx, 0, ny
+    if mode == "native":
+        return (*_grow(0, nx, nx, MULTIPLE), *_grow(0, ny, ny, MULTIPLE))
+    brain = np.any(images != 0, axis=(0, 3))
+    xs, ys = np.nonzero(brain.any(axis=1))[0], np.nonzero(brain.any(axis=0))[0]
+    return (*_grow(int(xs[0]), int(xs[-1]) + 1, nx, MULTIPLE), *_grow(int(ys[0]), int(ys[-1]) + 1, ny, MULTIPLE))
+
+
+def crop_plane(arr: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """Crop the last two axes to ``box`` (x0, x1, y0, y1), zero-padding outside the array."""
+    x0, x1, y0, y1 = box
+    nx, ny = arr.shape[-2:]
+    pad = [(0, 0)] * (arr.ndim - 2) + [(max(0, -x0), max(0, x1 - nx)), (max(0, -y0), max(0, y1 - ny))]
+    arr = np.pad(arr, pad) if any(p != (0, 0) for p in pad) else arr
+    ox, oy = max(0, -x0), max(0, -y0)
+    return arr[..., x0 + ox : x1 + ox, y0 + oy : y1 + oy]
+
+
+def resize_plane(x: torch.Tensor, size: tuple[int, int], labels: bool = False) -> torch.Tensor:
+    """Resize the last two axes of (N, C, H, W); bilinear for images, nearest-exact for labels."""
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    if labels:
+        return F.interpolate(x.float(), size=size, mode="nearest-exact").to(x.dtype)
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+
+
+def target_size(box: tuple[int, int, int, int], cfg: DataConfig) -> tuple[int, int]:
+    """Model-space in-plane size for a box."""
+    return (cfg.size, cfg.size) if cfg.mode == "resize" else (box[1] - box[0], box[3] - box[2])
+
+
+def slice_range(depth: int, cfg: DataConfig) -> tuple[int, int]:
+    """The configured axial range clipped to the volume depth."""
+    s0, s1 = cfg.slices[0], min(cfg.slices[1], depth)
+    if s0 >= s1:
+        raise DataError(f"data.slices {list(cfg.slices)} selects nothing in a volume of {depth} slices")
+    return s0, s1
+
+
+def preprocess_case(case: Case, cfg: DataConfig, with_seg: bool = True) -> Prepared:
+    """Read, normalise, slice, crop and resize one case into model space."""
+    raw = read_modalities(case, cfg.modalities)  # (C, X, Y, Z)
+    for c, name in enumerate(cfg.modalities):
+        raw[c] = normalise(raw[c], cfg.normalize, str(case.images[name].path))
+    s0, s1 = slice_range(raw.shape[3], cfg)
+    box = plane_box(raw, cfg.mode)
+    size = target_size(box, cfg)
+    img = crop_plane(np.moveaxis(raw[..., s0:s1], 3, 1), box)  # (C, S, h, w)
+    image = resize_plane(torch.from_numpy(np.ascontiguousarray(img)).transpose(0, 1), size).transpose(0, 1)
+    seg = _prepare_seg(case, cfg, (s0, s1), box, size) if with_seg else None
+    meta = _meta(case, cfg, raw.shape[1:], (s0, s1), box, size, seg)
+    return Prepared(image.numpy().astype(np.float16), seg, meta)
+
+
+def _prepare_seg(case: Case, cfg: DataConfig, rng: tuple[int, int], box, size) -> np.ndarray | None:
+    scheme = None if cfg.labels == "auto" else get_scheme(cfg.labels)
+    seg = read_seg(case, scheme)
+    if seg is None:
+        return None
+    seg = crop_plane(np.moveaxis(seg[..., rng[0] : rng[1]], 2, 0), box)  # (S, h, w)
+    return resize_plane(torch.from_numpy(np.ascontiguousarray(seg))[:, None], size, labels=True)[:, 0].numpy()
+
+
+def _meta(case: Case, cfg: DataConfig, shape, rng, box, size, seg) -> dict:
+    zooms = open_image(case.images[cfg.modalities[0]]).header.get_zooms()[:3]
+    return {
+        "case_id": case.case_id,
+        "edition": case.edition,
+        "shape": [int(s) for s in shape],
+        "spacing": [float(z) for z in zooms],
+        "slices": [int(rng[0]), int(rng[1])],
+        "box": [int(b) for b in box],
+        "size": [int(s) for s in size],
+        "tumour_slices": [] if seg is None else [int(i) for i in np.nonzero(seg.reshape(len(seg), -1).any(1))[0]],
+    }
+
+
+def to_original(probs: torch.Tensor, meta: dict) -> torch.Tensor:
+    """Map model-space probabilities (K, S, H, W) back to the original grid (K, X, Y, Z).
+
+    Slices outside the model's range and voxels outside the box get 0 in every channel, which an
+    argmax reads as background (class 0) and a region threshold as "no tumour".
+    """
+    x0, x1, y0, y1 = meta["box"]
+    nx, ny, nz = meta["shape"]
+    s0, s1 = meta["slices"]
+    up = resize_plane(probs.transpose(0, 1).float(), (x1 - x0, y1 - y0)).transpose(0, 1)  # (K, S, bx, by)
+    out = torch.zeros((probs.shape[0], nz, nx, ny), dtype=up.dtype)
+    cx0, cy0 = max(0, x0), max(0, y0)
+    cx1, cy1 = min(nx, x1), min(ny, y1)
+    out[:, s0:s1, cx0:cx1, cy0:cy1] = up[:, :, cx0 - x0 : cx1 - x0, cy0 - y0 : cy1 - y0]
+    return out.permute(0, 2, 3, 1)
