@@ -302,6 +302,9 @@ def validate(cfg: Config) -> None:
     if not 0 <= d.slices[0] < d.slices[1]:
         raise ConfigError(f"data.slices: need 0 <= start < stop, got {list(d.slices)}")
     _positive(d.size, "data.size", 2 ** m.depth)
+    if d.size % 2**m.depth:
+        raise ConfigError(f"data.size: {d.size} is not divisible by 2**model.depth = {2**m.depth}; "
+                          f"use {-(-d.size // 2**m.depth) * 2**m.depth}")
     _positive(m.depth, "model.depth", 1)
     _positive(m.base_features, "model.base_features", 1)
     _positive(t.epochs, "train.epochs", 1)

@@ -1,0 +1,50 @@
+import pytest
+
+from brats_unet.config import Config, ConfigError, from_dict, load_config, to_dict
+
+
+def test_defaults_are_the_paper_recipe():
+    cfg = load_config()
+    assert cfg.data.modalities == ("flair", "t1ce") and cfg.data.slices == (5, 150) and cfg.data.size == 128
+    assert cfg.model.arch == "unet" and cfg.model.activation == "relu" and cfg.model.dropout == 0.2
+    assert cfg.loss.terms == {"ce": 1.0} and cfg.train.lr == 1e-3
+
+
+def test_overrides_are_parsed_as_yaml(tmp_path):
+    f = tmp_path / "c.yaml"
+    f.write_text("model: {norm: batch}\ntrain: {epochs: 3}\n")
+    cfg = load_config(f, ["model.activation=prelu", "data.slices=[10, 20]", "loss={dice: 1.0, ce: 0.5}"])
+    assert cfg.model.activation == "prelu" and cfg.model.norm == "batch" and cfg.train.epochs == 3
+    assert cfg.data.slices == (10, 20) and cfg.loss.terms == {"dice": 1.0, "ce": 0.5}
+
+
+def test_loss_short_forms_keep_other_loss_fields():
+    cfg = load_config(overrides=["loss.mode=regions", "loss=dice"])
+    assert cfg.loss.mode == "regions" and cfg.loss.terms == {"dice": 1.0}
+
+
+@pytest.mark.parametrize("override, fragment", [
+    ("model.activaton=prelu", "did you mean 'activation'"),
+    ("model.activation=prelo", "did you mean 'prelu'"),
+    ("model.arch=atention_unet", "did you mean 'attention_unet'"),
+    ("data.mode=crpo", "did you mean 'crop'"),
+    ("train.epochs=ten", "train.epochs: expected int"),
+    ("loss=dise", "did you mean 'dice'"),
+    ("data.modalities=[flair, t1c]", "did you mean 't1ce'"),
+    ("data.size=100", "data.size"),
+])
+def test_bad_values_raise_clear_errors(override, fragment):
+    with pytest.raises(ConfigError, match=fragment.replace("(", r"\(").replace("'", "'")):
+        load_config(overrides=[override])
+
+
+def test_round_trip_through_dict():
+    cfg = load_config(overrides=["model.norm=instance", "loss={dice: 1, ce: 1}"])
+    assert from_dict(to_dict(cfg)) == cfg
+    assert isinstance(cfg, Config)
+
+
+def test_config_is_frozen():
+    cfg = load_config()
+    with pytest.raises(Exception):
+        cfg.model.arch = "x"  # type: ignore[misc]
