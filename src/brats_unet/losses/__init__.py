@@ -53,7 +53,8 @@ class CompositeLoss(torch.nn.Module):
 
     def single(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """The weighted sum for one output, computed in float32 for stability under autocast."""
-        logits = logits.float()
+        if logits.dtype in (torch.float16, torch.bfloat16):
+            logits = logits.float()
         return sum(w * fn(logits, target) for w, fn in self.terms.values())
 
     def forward(self, logits, target: torch.Tensor) -> torch.Tensor:

@@ -18,9 +18,9 @@ def _norm_group(dims: int, ch: int) -> nn.Module:
 
 
 ACTIVATIONS = {
-    "relu": lambda ch: nn.ReLU(inplace=True),
+    "relu": lambda ch: nn.ReLU(),
     "prelu": lambda ch: nn.PReLU(ch),  # one learnable slope per channel (He et al. 2015)
-    "leaky_relu": lambda ch: nn.LeakyReLU(0.01, inplace=True),
+    "leaky_relu": lambda ch: nn.LeakyReLU(0.01),
 }
 
 NORMS = {

@@ -1,0 +1,139 @@
+"""Losses: hand-computed values, perfect predictions, gradcheck, both modes, 2D/3D, MONAI cross-checks."""
+
+import math
+
+import pytest
+import torch
+
+from brats_unet.config import load_config
+from brats_unet.errors import ConfigError
+from brats_unet.losses import LOSSES, build_loss
+from brats_unet.losses import functional as L
+from brats_unet.losses.boundary import BoundaryLoss, signed_distance
+from brats_unet.losses.core import region_targets
+
+LN2 = math.log(2)
+FUNCS = {k: v for k, v in LOSSES.items() if k != "boundary"}
+DICE_LIKE = ("dice", "tversky", "focal_tversky")
+
+
+def _half():
+    """Two pixels, two classes, logits 0 -> every probability 0.5; labels [background, foreground]."""
+    return torch.zeros(1, 2, 1, 2, dtype=torch.float64), torch.tensor([[[0, 1]]])
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("ce", LN2),
+    ("dice", 0.5),
+    ("focal", 0.25 * LN2),
+    ("tversky", 0.5),
+    ("focal_tversky", 0.5**0.75),
+    ("combo", 0.25 * LN2 + 0.25),
+    ("unified_focal", 0.5 * (0.5 + 0.5**0.5) / 2 + 0.5 * (0.4 * 0.5**0.5 + 0.6) * LN2 / 2),
+    ("unified_focal_symmetric", 0.5 * 0.5**0.5 + 0.5 * (0.4 * 0.5**0.5 + 0.6 * 0.5**0.5) * LN2 / 2),
+])
+def test_hand_computed_values(name, expected):
+    x, y = _half()
+    assert float(LOSSES[name](x, y)) == pytest.approx(expected, rel=1e-4)
+
+
+def test_weighted_ce_and_class_weights():
+    x = torch.zeros(1, 2, 1, 4, dtype=torch.float64)
+    y = torch.tensor([[[0, 0, 0, 1]]])
+    assert float(L.cross_entropy(x, y, class_weights=(1.0, 3.0))) == pytest.approx(LN2)
+    x[0, 1, 0, 3] = 2.0  # only the foreground pixel changes: weighting must move the loss toward it
+    plain, weighted = L.cross_entropy(x, y), L.cross_entropy(x, y, class_weights=(1.0, 3.0))
+    assert float(weighted) < float(plain)
+    assert float(L.weighted_cross_entropy(x, y)) < float(plain)  # inverse-frequency weights favour the rare class
+
+
+def _perfect(mode, dims):
+    torch.manual_seed(0)
+    y = torch.randint(0, 4, (2,) + (6,) * dims)
+    if mode == "regions":
+        logits = (region_targets(y) * 2 - 1) * 40.0
+    else:
+        logits = torch.nn.functional.one_hot(y, 4).movedim(-1, 1).float() * 40.0
+    return logits.double(), y
+
+
+@pytest.mark.parametrize("mode", ["multiclass", "regions"])
+@pytest.mark.parametrize("dims", [2, 3])
+@pytest.mark.parametrize("name", sorted(FUNCS))
+def test_perfect_prediction_and_gradcheck(name, mode, dims):
+    logits, y = _perfect(mode, dims)
+    value = float(FUNCS[name](logits, y, mode=mode))
+    assert math.isfinite(value)
+    if name in DICE_LIKE:
+        assert value == pytest.approx(0.0, abs=1e-6)
+    else:
+        assert value < 1e-3
+    x = torch.randn(2, logits.shape[1], *([3] * dims), dtype=torch.float64, requires_grad=True)
+    yy = torch.randint(0, 4, (2,) + (3,) * dims)
+    assert torch.autograd.gradcheck(lambda t: FUNCS[name](t, yy, mode=mode), (x,), eps=1e-6, atol=1e-5)
+
+
+def test_include_background_changes_dice():
+    x, y = torch.randn(2, 4, 8, 8), torch.randint(0, 4, (2, 8, 8))
+    assert float(L.dice(x, y, include_background=False)) != pytest.approx(float(L.dice(x, y)))
+
+
+def test_against_monai():
+    monai = pytest.importorskip("monai.losses")
+    torch.manual_seed(1)
+    x, y = torch.randn(2, 4, 9, 7, 5), torch.randint(0, 4, (2, 9, 7, 5))
+    yy = y[:, None]
+    for batch in (True, False):
+        ref = monai.DiceLoss(softmax=True, to_onehot_y=True, batch=batch, smooth_nr=1e-5, smooth_dr=1e-5)(x, yy)
+        assert float(L.dice(x, y, batch=batch)) == pytest.approx(float(ref), abs=1e-5)
+    ref = monai.DiceLoss(softmax=True, to_onehot_y=True, include_background=False, smooth_nr=1e-5, smooth_dr=1e-5, batch=True)(x, yy)
+    assert float(L.dice(x, y, include_background=False)) == pytest.approx(float(ref), abs=1e-5)
+    ref = monai.TverskyLoss(softmax=True, to_onehot_y=True, alpha=0.3, beta=0.7, batch=True)(x, yy)
+    assert float(L.tversky(x, y)) == pytest.approx(float(ref), abs=1e-5)
+    # MONAI's softmax focal loss averages over the class axis too (a constant 1/C); ours averages over voxels
+    ref = monai.FocalLoss(to_onehot_y=True, use_softmax=True, gamma=2.0)(x, yy)
+    assert float(L.focal(x, y)) / 4 == pytest.approx(float(ref), abs=1e-5)
+    r = region_targets(y)
+    ref = monai.FocalLoss(gamma=2.0)(x[:, :3], r)
+    assert float(L.focal(x[:, :3], y, mode="regions")) == pytest.approx(float(ref), abs=1e-5)
+    ref = monai.DiceLoss(sigmoid=True, batch=True, smooth_nr=1e-5, smooth_dr=1e-5)(x[:, :3], r)
+    assert float(L.dice(x[:, :3], y, mode="regions")) == pytest.approx(float(ref), abs=1e-5)
+
+
+def test_signed_distance_hand_case():
+    mask = torch.zeros(7, dtype=torch.bool).numpy()
+    mask[2:5] = True
+    assert signed_distance(mask).tolist() == [2, 1, 0, -1, 0, 1, 2]
+
+
+def test_boundary_schedule_and_value():
+    region = lambda x, y: torch.tensor(1.0)  # noqa: E731
+    loss = BoundaryLoss(region, alpha_start=1.0, alpha_step=0.25, alpha_min=0.1)
+    x, y = torch.zeros(1, 2, 1, 7), torch.zeros(1, 1, 7, dtype=torch.long)
+    y[0, 0, 2:5] = 1
+    assert float(loss(x, y)) == pytest.approx(1.0)
+    loss.set_epoch(2)
+    assert loss.alpha == pytest.approx(0.5)
+    # boundary term: p(fg) = 0.5 everywhere, distances [2,1,0,-1,0,1,2] -> mean 0.5 * 5/7
+    assert float(loss(x, y)) == pytest.approx(0.5 + 0.5 * 0.5 * 5 / 7)
+    loss.set_epoch(100)
+    assert loss.alpha == pytest.approx(0.1)
+
+
+def test_build_loss_weighted_sum_and_deep_supervision():
+    cfg = load_config(overrides=["loss={dice: 1.0, ce: 0.5}"])
+    loss = build_loss(cfg)
+    x, y = torch.randn(2, 4, 8, 8), torch.randint(0, 4, (2, 8, 8))
+    assert float(loss(x, y)) == pytest.approx(float(L.dice(x, y) + 0.5 * L.cross_entropy(x, y)), rel=1e-5)
+    aux = torch.randn(2, 4, 4, 4)
+    small_y = y[:, ::2, ::2]
+    expected = (float(loss(x, y)) + 0.5 * float(loss(aux, small_y))) / 1.5
+    assert float(loss([x, aux], y)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_build_loss_options_and_errors():
+    cfg = load_config(overrides=["loss=boundary", "loss.options={boundary: {region: tversky, alpha_step: 0.1}}"])
+    term = build_loss(cfg).terms["boundary"][1]
+    assert term.alpha_step == 0.1
+    with pytest.raises(ConfigError, match="did you mean 'gamma'"):
+        build_loss(load_config(overrides=["loss=focal", "loss.options={focal: {gama: 1}}"]))
