@@ -81,6 +81,7 @@ class TrainConfig:
     early_stopping: Optional[int] = None  # patience in epochs on `monitor`
     monitor: str = "val_loss"  # val_loss | val_dice (mean WT/TC/ET)
     seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda
     num_workers: int = 0
     precision: str = "auto"  # auto | fp32 | bf16 | amp
     channels_last: bool = True
@@ -120,6 +121,7 @@ CHOICES: dict[str, tuple] = {
     "train.schedule": ("none", "plateau", "poly"),
     "train.monitor": ("val_loss", "val_dice"),
     "train.precision": ("auto", "fp32", "bf16", "amp"),
+    "train.device": ("auto", "cpu", "cuda"),
     "eval.convention": ("brats2020", "brats2023"),
 }
 

@@ -1,0 +1,1 @@
+"""Reports: figures, evaluation tables, the demo (and the study runner)."""

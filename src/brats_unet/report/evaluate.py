@@ -1,0 +1,105 @@
+"""``brats-unet evaluate``: the paper's Table 1 and BraTS region scores at the original geometry.
+
+* ``table1.md|csv``: rows Training / Validation / Test; columns Loss, Accuracy, Mean IoU, Dice, the
+  paper's quantities, pooled over every cached (model-space) slice of each split as its Keras metrics were.
+* ``brats.md|csv``: per-region Dice, HD95, sensitivity, specificity (mean +- sd, median over cases)
+  on volumes reassembled at the original 240 x 240 x 155 geometry; ``per_case.csv`` one row per case x region.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from ..data.cache import prepare_cache
+from ..data.discovery import discover_cases
+from ..data.volumes import open_image, read_seg
+from ..errors import BratsError
+from ..infer.predict import load_run, segment
+from ..io import atomic_write_text, read_json
+from ..losses import build_loss
+from ..metrics.regions import score_case
+from ..metrics.scoring import SCORE_COLUMNS, summary_table, write_rows
+from ..train.validate import evaluate_cached
+
+SPLIT_NAMES = {"train": "Training", "val": "Validation", "test": "Test"}
+
+
+def table1(run, cache, split: dict) -> list[dict]:
+    """The paper's Table 1 rows for the train, val and test splits."""
+    loss_fn = build_loss(run.cfg)
+    rows = []
+    for key, name in SPLIT_NAMES.items():
+        if not split.get(key):
+            continue
+        m = evaluate_cached(run.model, cache, split[key], run.cfg, run.device, run.precision, loss_fn)
+        rows.append({"split": name, "cases": len(split[key]), "loss": m["loss"], "accuracy": m["accuracy"],
+                     "mean_iou": m["mean_iou"], "dice": m["dice"]})
+    return rows
+
+
+def table1_markdown(rows: list[dict]) -> str:
+    """Markdown of Table 1 (percentages as in the paper, loss as a number)."""
+    lines = ["| | cases | Loss | Accuracy | Mean IoU | Dice |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['split']} | {r['cases']} | {r['loss']:.4f} | {100 * r['accuracy']:.2f} % | "
+                     f"{100 * r['mean_iou']:.2f} % | {100 * r['dice']:.2f} % |")
+    return "\n".join(lines) + "\n\nAccuracy, Mean IoU and Dice are the paper's metrics: pooled over all pixels " \
+        "of the model-space slices, averaged over the 4 classes including background (not BraTS region Dice).\n"
+
+
+def brats_rows(run, cases, convention: str, tta: bool = False) -> list[dict]:
+    """Per case x region scores at the original geometry."""
+    rows = []
+    for case in cases:
+        internal, _ = segment(run, case, tta)
+        ref = read_seg(case)
+        spacing = open_image(case.images[run.cfg.data.modalities[0]]).header.get_zooms()[:3]
+        rows += [{"case": case.case_id, "region": r, **m} for r, m in score_case(internal, ref, spacing, convention).items()]
+    return rows
+
+
+def evaluate(run_dir: str | Path, split: str = "test", checkpoint: str = "best", data_root: str | Path | None = None,
+             progress: bool = True) -> dict:
+    """Write table1.*, brats.*, per_case.csv into ``run_dir/eval``; return the tables."""
+    run_dir = Path(run_dir)
+    run = load_run(run_dir, checkpoint)
+    data_root = Path(data_root or read_json(run_dir / "run.json")["data_root"])
+    splits = read_json(run_dir / "split.json")
+    cache = prepare_cache(data_root, run.cfg.data, progress=progress)
+    t1 = table1(run, cache, splits)
+    wanted = set(splits["train"] + splits["val"] + splits["test"]) if split == "all" else set(splits[split])
+    cases = [c for c in discover_cases(data_root) if c.case_id in wanted]
+    if not cases:
+        raise BratsError(f"no cases of split '{split}' found under {data_root}")
+    rows = brats_rows(run, cases, run.cfg.eval.convention, run.cfg.eval.tta)
+    _write(run_dir / "eval", t1, rows, split)
+    return {"table1": t1, "per_case": rows}
+
+
+def _write(out: Path, t1: list[dict], rows: list[dict], split: str) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "table1.md", table1_markdown(t1))
+    write_rows(t1, out / "table1.csv")
+    write_rows(rows, out / "per_case.csv", SCORE_COLUMNS)
+    atomic_write_text(out / "brats.md", f"BraTS region scores, split '{split}', original geometry "
+                      f"(mean ± sd (median) over cases)\n\n{summary_table(rows)}\n")
+    write_rows(region_summary(rows), out / "brats.csv")
+
+
+def region_summary(rows: list[dict], metrics=("dice", "hd95", "sensitivity", "specificity")) -> list[dict]:
+    """One row per region x metric with mean, sd, median and n."""
+    from ..metrics.regions import summarise
+
+    out = []
+    for region in dict.fromkeys(r["region"] for r in rows):
+        for m in metrics:
+            out.append({"region": region, "metric": m, **summarise(r[m] for r in rows if r["region"] == region)})
+    return out
+
+
+def read_csv(path: str | Path) -> list[dict]:
+    """Read a CSV written by this module."""
+    with open(path) as fh:
+        return list(csv.DictReader(fh))
+

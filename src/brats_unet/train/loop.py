@@ -1,0 +1,249 @@
+"""``train(config, data_root, run_dir)``: the training loop of every model in the family.
+
+Each epoch draws its batches, augmentation and dropout from generators seeded by (seed, epoch), so an
+epoch is a pure function of the state at its start: ``--resume`` from ``last.pt`` reproduces the
+uninterrupted run on CPU with the same seed.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..config import Config
+from ..data.augment import augment_batch
+from ..data.cache import prepare_cache
+from ..data.datasets import PatchDataset, SliceDataset, collate_pad, sample_indices
+from ..data.split import load_split, make_split
+from ..errors import BratsError
+from ..losses import build_loss
+from ..metrics.paper import PaperMetrics
+from ..models import build_model
+from ..models.apply import autocast, memory_format, to_labels
+from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .precision import resolve_device, resolve_precision
+from .rundir import write_metrics, write_run_files
+from .validate import evaluate_cached
+
+
+class Trainer:
+    """Holds the model, optimiser, data and history of one run; :meth:`fit` runs the epochs."""
+
+    def __init__(self, cfg: Config, data_root: str | Path, run_dir: str | Path, progress: bool = True, on_step=None):
+        self.cfg, self.data_root, self.run_dir = cfg, Path(data_root), Path(run_dir)
+        self.progress, self.on_step = progress, on_step
+        self.device = resolve_device(cfg.train.device)
+        self.precision = resolve_precision(cfg.train.precision, self.device)
+        self.cache = prepare_cache(data_root, cfg.data, workers=max(1, cfg.train.num_workers or 2), progress=progress)
+        self.split = self._split()
+        torch.manual_seed(cfg.train.seed)
+        self.model = build_model(cfg).to(self.device, memory_format=self._mf())
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
+        self.scheduler = self._scheduler()
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "fp16")
+        self.loss_fn = build_loss(cfg)
+        self.history: list[dict] = []
+        self.best, self.bad_epochs, self.elapsed, self.start_epoch = None, 0, 0.0, 0
+        self.train_data = self._train_data()
+
+    def _mf(self):
+        return memory_format(self.cfg.model.spatial_dims, self.cfg.train.channels_last)
+
+    def _split(self) -> dict:
+        d = self.cfg.data
+        if d.split_file:
+            return load_split(d.split_file, self.cache.case_ids)
+        return make_split(self.cache.case_ids, d.split_fractions, d.split_seed)
+
+    def _scheduler(self):
+        t = self.cfg.train
+        if t.schedule == "plateau":
+            mode = "min" if t.monitor == "val_loss" else "max"
+            return torch.optim.lr_scheduler.ReduceLROnPlateau(self.optimizer, mode=mode, factor=0.5, patience=3)
+        if t.schedule == "poly":
+            return torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda e: (1 - e / t.epochs) ** 0.9)
+        return None
+
+    def _train_data(self):
+        cfg, ids = self.cfg, self.split["train"]
+        if cfg.model.spatial_dims == 3:
+            tumour = cfg.data.oversample if cfg.data.oversample > 0 else 0.33
+            return PatchDataset(self.cache, ids, cfg.data.patch_size, self.steps_per_epoch(len(ids)) * cfg.train.batch_size,
+                                tumour, cfg.train.seed)
+        return SliceDataset(self.cache, ids)
+
+    def steps_per_epoch(self, n_cases: int | None = None) -> int:
+        """Batches per epoch: ``train.steps_per_epoch``, else a full pass (2D) / 8 patches per case (3D)."""
+        t = self.cfg.train
+        if t.steps_per_epoch:
+            return t.steps_per_epoch
+        if self.cfg.model.spatial_dims == 3:
+            return max(1, math.ceil(8 * (n_cases or len(self.split["train"])) / t.batch_size))
+        return max(1, math.ceil(len(self.train_data) / t.batch_size))
+
+    # ----- one epoch -------------------------------------------------------------------------------
+    def _batches(self, epoch: int):
+        """The batches of an epoch, deterministic in (seed, epoch)."""
+        cfg, steps = self.cfg, self.steps_per_epoch()
+        if cfg.model.spatial_dims == 3:
+            self.train_data.set_epoch(epoch)
+            order = np.arange(len(self.train_data))
+        else:
+            rng = np.random.default_rng((cfg.train.seed, epoch))
+            order = sample_indices(len(self.train_data), steps * cfg.train.batch_size,
+                                   self.train_data.tumour_indices, cfg.data.oversample, rng)
+        batches = [order[i : i + cfg.train.batch_size].tolist() for i in range(0, len(order), cfg.train.batch_size)]
+        return torch.utils.data.DataLoader(self.train_data, batch_sampler=batches[:steps], collate_fn=collate_pad,
+                                           num_workers=cfg.train.num_workers)
+
+    def _step(self, images, labels, generator) -> tuple[float, torch.Tensor]:
+        """One optimisation step; returns (loss, predicted labels of the full-resolution output)."""
+        if self.cfg.data.augment:
+            images, labels = augment_batch(images, labels, generator)
+        images = images.to(self.device).contiguous(memory_format=self._mf())
+        labels = labels.to(self.device)
+        with autocast(self.device, self.precision):
+            out = self.model(images)
+        loss = self.loss_fn(out, labels)
+        if not torch.isfinite(loss):
+            raise BratsError(f"loss became {float(loss)}; lower train.lr or use train.precision=fp32")
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        main = out[0] if isinstance(out, list) else out
+        return loss.detach().item(), to_labels(main.detach().float().cpu(), self.cfg.loss.mode, channel_axis=1)
+
+    def _train_epoch(self, epoch: int, deadline: float) -> dict:
+        self.model.train()
+        self.loss_fn.set_epoch(epoch)
+        torch.manual_seed(self.cfg.train.seed * 100003 + epoch)  # dropout stream of this epoch
+        generator = torch.Generator().manual_seed(self.cfg.train.seed * 100003 + epoch)
+        paper, losses, seen = PaperMetrics(4), [], 0
+        bar = self._bar(epoch)
+        for step, (images, labels) in enumerate(self._batches(epoch)):
+            if self.on_step:
+                self.on_step(epoch, step)
+            loss, pred = self._step(images, labels, generator)
+            losses.append(loss)
+            paper.update(pred, labels)
+            seen += len(images)
+            bar.update()
+            bar.set_postfix(loss=f"{loss:.4f}", slices_per_s=f"{seen / max(bar.format_dict['elapsed'], 1e-9):.1f}")
+            if time.monotonic() > deadline:
+                break
+        bar.close()
+        return {"loss": float(np.mean(losses)), **paper.compute()}
+
+    def _bar(self, epoch: int):
+        from tqdm.auto import tqdm
+
+        return tqdm(total=self.steps_per_epoch(), desc=f"epoch {epoch + 1}/{self.cfg.train.epochs}",
+                    unit="step", disable=not self.progress, leave=False)
+
+    # ----- epochs, checkpoints, resume -------------------------------------------------------------
+    def _improved(self, value: float) -> bool:
+        if not math.isfinite(value):
+            return self.best is None
+        better = self.best is None or (value < self.best if self.cfg.train.monitor == "val_loss" else value > self.best)
+        return better
+
+    def _state(self, epoch: int) -> dict:
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict() if self.scheduler else {}, "scaler": self.scaler.state_dict(),
+                "epoch": epoch, "history": self.history, "best": self.best, "bad_epochs": self.bad_epochs,
+                "elapsed": self.elapsed, "rng": rng_state(), "config": _plain(self.cfg), "split": self.split}
+
+    def resume(self) -> None:
+        """Load ``last.pt`` and continue after its epoch."""
+        state = load_checkpoint(self.run_dir / "last.pt")
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler and state["scheduler"]:
+            self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.history, self.best, self.bad_epochs = list(state["history"]), state["best"], state["bad_epochs"]
+        self.elapsed, self.start_epoch = state["elapsed"], state["epoch"] + 1
+        set_rng_state(state["rng"])
+        if state["split"] != self.split:
+            raise BratsError(f"{self.run_dir}: the stored split differs from the one rebuilt now; data changed?")
+
+    def _end_epoch(self, epoch: int, train: dict, val: dict, seconds: float) -> bool:
+        """Record metrics, write checkpoints and figure; return True to stop early."""
+        row = {"epoch": epoch + 1, "lr": self.optimizer.param_groups[0]["lr"], "seconds": round(seconds, 2),
+               **{f"train_{k}": train[k] for k in ("loss", "accuracy", "mean_iou", "dice")},
+               **{f"val_{k}": val[k] for k in ("loss", "accuracy", "mean_iou", "dice", "WT", "TC", "ET", "dice_mean")}}
+        self.history.append(row)
+        monitored = val["loss"] if self.cfg.train.monitor == "val_loss" else val["dice_mean"]
+        improved = self._improved(monitored)
+        self.best, self.bad_epochs = (monitored, 0) if improved else (self.best, self.bad_epochs + 1)
+        if self.scheduler is not None:
+            self.scheduler.step(monitored) if self.cfg.train.schedule == "plateau" else self.scheduler.step()
+        state = self._state(epoch)
+        save_checkpoint(self.run_dir / "last.pt", **state)
+        if improved:
+            save_checkpoint(self.run_dir / "best.pt", **state)
+        write_metrics(self.run_dir, self.history)
+        _figure2(self.run_dir, self.history)
+        patience = self.cfg.train.early_stopping
+        return patience is not None and self.bad_epochs >= patience
+
+    def fit(self) -> dict:
+        """Run the remaining epochs within ``train.max_minutes``; return the last history row."""
+        budget = self.cfg.train.max_minutes
+        deadline = time.monotonic() + (budget * 60 - self.elapsed if budget else math.inf)
+        val_ids = self.split["val"][: self.cfg.train.val_max_cases] if self.cfg.train.val_max_cases else self.split["val"]
+        for epoch in range(self.start_epoch, self.cfg.train.epochs):
+            t0 = time.monotonic()
+            train = self._train_epoch(epoch, deadline)
+            val = evaluate_cached(self.model, self.cache, val_ids, self.cfg, self.device, self.precision, self.loss_fn)
+            self.elapsed += time.monotonic() - t0
+            stop = self._end_epoch(epoch, train, val, time.monotonic() - t0)
+            if self.progress:
+                print(_summary_line(self.history[-1], self.cfg.train.epochs), flush=True)
+            if stop or time.monotonic() > deadline:
+                break
+        return self.history[-1] if self.history else {}
+
+
+def _plain(cfg: Config) -> dict:
+    from ..config import to_dict
+
+    return to_dict(cfg)
+
+
+def _summary_line(row: dict, epochs: int) -> str:
+    return (f"epoch {int(row['epoch'])}/{epochs}  loss {row['train_loss']:.4f}  val_loss {row['val_loss']:.4f}  "
+            f"val Dice WT {row['val_WT']:.3f} TC {row['val_TC']:.3f} ET {row['val_ET']:.3f}  ({row['seconds']:.0f}s)")
+
+
+def _figure2(run_dir: Path, history: list[dict]) -> None:
+    from ..report.figures import figure2
+
+    figure2(history, run_dir / "figures" / "fig2_curves.png")
+
+
+def train(cfg: Config, data_root: str | Path, run_dir: str | Path, resume: bool = False,
+          progress: bool = True, on_step=None) -> dict:
+    """Train a model as ``cfg`` says, writing everything into ``run_dir``; returns the final metrics row.
+
+    Raises:
+        BratsError: the run folder already holds a run (and ``resume`` is False), or bad data/config.
+    """
+    run_dir = Path(run_dir)
+    if not resume and (run_dir / "last.pt").exists():
+        raise BratsError(f"{run_dir} already holds a run; pass --resume to continue it or choose a new --out")
+    if resume and not (run_dir / "last.pt").exists():
+        raise BratsError(f"{run_dir}/last.pt not found: nothing to resume")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    trainer = Trainer(cfg, data_root, run_dir, progress, on_step)
+    if resume:
+        trainer.resume()
+    write_run_files(run_dir, cfg, trainer.split, data_root, {
+        "device": str(trainer.device), "precision": trainer.precision, "cache": str(trainer.cache.path),
+        "resumed_from_epoch": trainer.start_epoch})
+    return trainer.fit()
