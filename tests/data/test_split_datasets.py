@@ -43,7 +43,9 @@ def test_slice_dataset_on_real_cache(sample_cache):
     ds = SliceDataset(sample_cache, ids)
     assert len(ds) == 2 * 145
     image, label = ds[150]
-    assert image.shape == (2, 128, 128) and image.dtype == torch.float32 and label.dtype == torch.int64
+    assert image.shape == (2, 128, 128) and image.dtype == torch.float16 and label.dtype == torch.int64
+    batch, labels = collate_pad([ds[0], ds[1]])
+    assert batch.dtype == torch.float32 and batch.shape == (2, 2, 128, 128) and labels.shape == (2, 128, 128)
     assert all(ds[int(i)][1].max() > 0 for i in ds.tumour_indices[:5])
     assert 0 < len(ds.tumour_indices) < len(ds)
 

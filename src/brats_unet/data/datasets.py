@@ -12,7 +12,9 @@ from .cache import SliceCache
 class SliceDataset(Dataset):
     """Axial slices of the cached cases.
 
-    Items are ``(image, label)``: image (C, H, W) float32, label (H, W) int64 internal codes.
+    Items are ``(image, label)``: image (C, H, W) float16 as cached, label (H, W) int64 internal
+    codes. :func:`collate_pad` turns a batch into float32: converting once per batch rather than per
+    item is what keeps 4-modality 240x240 slices above 2,000 slices/s (benchmarks/RESULTS.md).
     """
 
     def __init__(self, cache: SliceCache, case_ids: list[str]):
@@ -33,7 +35,7 @@ class SliceDataset(Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         c, z = self.case_of[index], self.slice_of[index]
-        image = torch.from_numpy(np.asarray(self.images[c][:, z], dtype=np.float32))
+        image = torch.from_numpy(np.array(self.images[c][:, z]))
         label = torch.from_numpy(np.asarray(self.segs[c][z], dtype=np.int64))
         return image, label
 
@@ -94,7 +96,7 @@ class PatchDataset(Dataset):
         start = [int(np.clip(ct - p // 2, min(0, s - p), max(0, s - p))) for ct, p, s in zip(centre, self.patch, shape)]
         image = _window(self.images[c], start, self.patch, lead=1)
         label = _window(self.segs[c], start, self.patch, lead=0)
-        return torch.from_numpy(image.astype(np.float32)), torch.from_numpy(label.astype(np.int64))
+        return torch.from_numpy(np.ascontiguousarray(image)), torch.from_numpy(label.astype(np.int64))
 
 
 def _window(arr: np.ndarray, start: list[int], size: tuple[int, ...], lead: int) -> np.ndarray:
@@ -108,16 +110,18 @@ def _window(arr: np.ndarray, start: list[int], size: tuple[int, ...], lead: int)
 
 
 def collate_pad(batch: list[tuple[torch.Tensor, torch.Tensor]], multiple: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
-    """Stack items, zero-padding images and labels (background) to the largest size in the batch.
+    """Stack items into float32 images and int64 labels, zero-padding (background) to the largest size.
 
-    Needed for ``crop`` mode, whose slices differ in size between cases.
+    Padding is needed for ``crop`` mode, whose slices differ in size between cases.
     """
     dims = batch[0][1].dim()
     size = [max(item[1].shape[d] for item in batch) for d in range(dims)]
     size = [-(-s // multiple) * multiple for s in size]
+    if all(list(label.shape) == size for _, label in batch):  # common case: nothing to pad
+        return torch.stack([b[0] for b in batch]).float(), torch.stack([b[1] for b in batch])
     images, labels = [], []
     for image, label in batch:
         pad = [p for d in reversed(range(dims)) for p in (0, size[d] - label.shape[d])]
         images.append(torch.nn.functional.pad(image, pad))
         labels.append(torch.nn.functional.pad(label, pad))
-    return torch.stack(images), torch.stack(labels)
+    return torch.stack(images).float(), torch.stack(labels)

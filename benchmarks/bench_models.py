@@ -1,0 +1,73 @@
+"""Parameters, forward GFLOPs and forward+backward time of each architecture.
+
+2D at 128x128 (batch 16, the paper's input), 3D at 96^3 (batch 1). Times are the best of a few runs on
+this machine; the useful figures are the ratios printed beside them (measured in the same run).
+Run: .venv/bin/python benchmarks/bench_models.py [--skip-3d]
+"""
+
+from __future__ import annotations
+
+import sys
+
+import torch
+from torch import nn
+
+from brats_unet.config import load_config
+from brats_unet.models import ARCHITECTURES, build_model
+from brats_unet.models.apply import autocast, memory_format
+from brats_unet.train.precision import cpu_has_fast_bf16
+from common import best_of
+
+
+def forward_flops(model: nn.Module, x: torch.Tensor) -> float:
+    """Forward FLOPs (2 x multiply-accumulates) of convolutions, counted with hooks."""
+    total = [0]
+
+    def hook(mod, inp, out):
+        if isinstance(mod, (nn.ConvTranspose2d, nn.ConvTranspose3d)):
+            total[0] += 2 * inp[0].numel() * mod.out_channels * mod.weight[0, 0].numel()
+        else:
+            total[0] += 2 * out.numel() * mod.weight[0].numel()
+
+    hooks = [m.register_forward_hook(hook) for m in model.modules()
+             if isinstance(m, (nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d, nn.ConvTranspose3d))]
+    with torch.no_grad():
+        model.eval()(x)
+    for h in hooks:
+        h.remove()
+    return total[0] / x.shape[0]
+
+
+def step_time(model, x, precision="fp32", channels_last=False, repeat=3) -> float:
+    model.train().to(memory_format=memory_format(x.dim() - 2, channels_last))
+    x = x.contiguous(memory_format=memory_format(x.dim() - 2, channels_last))
+
+    def run():
+        with autocast(torch.device("cpu"), precision):
+            out = model(x)
+        out.float().mean().backward()
+
+    return best_of(run, repeat=repeat)
+
+
+def main(skip_3d: bool) -> None:
+    torch.manual_seed(0)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, fast bf16: {cpu_has_fast_bf16()}")
+    print("| arch | dims | input | params | GFLOP fwd / sample | fwd+bwd s (fp32) | fwd+bwd s (bf16+CL) | bf16 speed-up |")
+    print("|---|---|---|---|---|---|---|---|")
+    for dims, shape in [(2, (16, 2, 128, 128)), (3, (1, 2, 96, 96, 96))]:
+        if dims == 3 and skip_3d:
+            continue
+        for arch in ARCHITECTURES:
+            model = build_model(load_config(overrides=[f"model.arch={arch}", f"model.spatial_dims={dims}"]))
+            x = torch.randn(shape)
+            params = sum(p.numel() for p in model.parameters())
+            flops = forward_flops(model, x[:1])
+            fp32 = step_time(model, x, "fp32", False, repeat=3 if dims == 2 else 1)
+            bf16 = step_time(model, x, "bf16", True, repeat=3 if dims == 2 else 1) if cpu_has_fast_bf16() else float("nan")
+            print(f"| {arch} | {dims}D | {'x'.join(map(str, shape[1:]))} (batch {shape[0]}) | {params / 1e6:.2f} M | "
+                  f"{flops / 1e9:.2f} | {fp32:.3f} | {bf16:.3f} | {fp32 / bf16:.2f}x |", flush=True)
+
+
+if __name__ == "__main__":
+    main("--skip-3d" in sys.argv)
