@@ -48,3 +48,18 @@ def test_config_is_frozen():
     cfg = load_config()
     with pytest.raises(Exception):
         cfg.model.arch = "x"  # type: ignore[misc]
+
+
+def test_loss_subkey_after_short_form_in_a_file(tmp_path):
+    f = tmp_path / "c.yaml"
+    f.write_text("loss: {dice: 1.0, ce: 1.0}\n")
+    cfg = load_config(f, ["loss.mode=regions", "loss.include_background=false"])
+    assert cfg.loss.terms == {"dice": 1.0, "ce": 1.0} and cfg.loss.mode == "regions"
+    assert not cfg.loss.include_background
+
+
+def test_paper_yaml_equals_the_defaults():
+    from pathlib import Path
+
+    paper = load_config(Path(__file__).resolve().parents[1] / "configs" / "paper.yaml")
+    assert paper == load_config()

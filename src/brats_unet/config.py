@@ -193,7 +193,7 @@ def _check_choice(path: str, value: Any) -> None:
 
 def _normalise_loss(value: Any, current: dict | None = None) -> dict:
     """Accept ``loss: ce``, ``loss: {dice: 1, ce: 1}`` or the full mapping; return the full mapping."""
-    base = dict(current or {})
+    base = _normalise_loss(current) if current else {}
     if isinstance(value, str):
         return {**base, "terms": {value: 1.0}}
     if isinstance(value, dict) and value and not set(value) & {f.name for f in dataclasses.fields(LossConfig)}:
@@ -229,6 +229,8 @@ def set_dotted(raw: dict, path: list[str], value: Any) -> None:
     if path == ["loss"]:
         raw["loss"] = _normalise_loss(value, raw.get("loss"))
         return
+    if path[0] == "loss" and raw.get("loss"):
+        raw["loss"] = _normalise_loss(raw["loss"])  # `loss: ce` becomes a section before `loss.mode=...`
     node = raw
     for part in path[:-1]:
         child = node.setdefault(part, {})

@@ -69,6 +69,16 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def cmd_study(args) -> int:
+    from .report.study import load_study, run_study
+
+    study = load_study(args.study, args.set or [])
+    run_study(study, args.data, args.out, dry_run=args.dry_run, progress=not args.quiet)
+    if not args.dry_run:
+        print(f"report: {args.out}/report.md\nsummary: {args.out}/summary.csv")
+    return 0
+
+
 def add_commands(sub, add_config_args) -> None:
     """Register the pipeline subcommands on an argparse subparsers object."""
     p = sub.add_parser("train", help="train a model (defaults: the case study's recipe)")
@@ -107,6 +117,15 @@ def add_commands(sub, add_config_args) -> None:
     p.add_argument("--data", help="dataset root (default: the one the run was trained on)")
     p.add_argument("--checkpoint", default="best", choices=["best", "last"])
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("study", help="train a grid of variants under identical conditions and compare them")
+    p.add_argument("study", help="study YAML file (see studies/)")
+    p.add_argument("--data", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--dry-run", action="store_true", help="list the runs and their state, train nothing")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override applied to every variant (joins the budget)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_study)
 
     p = sub.add_parser("demo", help="train briefly, evaluate, predict one case, draw the figures")
     p.add_argument("--data", help="dataset root (default: ../shared/data/brats2018-sample, else phantoms)")

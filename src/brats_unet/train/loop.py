@@ -198,6 +198,8 @@ class Trainer:
         deadline = time.monotonic() + (budget * 60 - self.elapsed if budget else math.inf)
         val_ids = self.split["val"][: self.cfg.train.val_max_cases] if self.cfg.train.val_max_cases else self.split["val"]
         for epoch in range(self.start_epoch, self.cfg.train.epochs):
+            if time.monotonic() > deadline:  # a resumed run whose budget is already spent
+                break
             t0 = time.monotonic()
             train = self._train_epoch(epoch, deadline)
             val = evaluate_cached(self.model, self.cache, val_ids, self.cfg, self.device, self.precision, self.loss_fn)

@@ -1,0 +1,50 @@
+"""Paired per-case statistics for comparing variants: Wilcoxon signed-rank and bootstrap CIs.
+
+With n paired cases the exact two-sided Wilcoxon test cannot go below p = 2 / 2**n (0.125 for 4 cases,
+0.031 for 6): below 6 cases no difference can reach p < 0.05, and the report says so.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import stats
+
+
+def min_p(n: int) -> float:
+    """Smallest two-sided p-value an exact Wilcoxon signed-rank test can give with n non-zero pairs."""
+    return min(1.0, 2.0 / 2**n) if n > 0 else 1.0
+
+
+def wilcoxon_p(diff: np.ndarray) -> float:
+    """Two-sided Wilcoxon signed-rank p-value of paired differences (1.0 when all are zero, NaN if n = 0)."""
+    diff = np.asarray(diff, float)
+    diff = diff[~np.isnan(diff)]
+    if len(diff) == 0:
+        return math.nan
+    if not np.any(diff):
+        return 1.0
+    return float(stats.wilcoxon(diff).pvalue)
+
+
+def bootstrap_ci(diff: np.ndarray, n_boot: int = 10000, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap CI of the mean, resampling cases with replacement (seeded)."""
+    diff = np.asarray(diff, float)
+    diff = diff[~np.isnan(diff)]
+    if len(diff) == 0:
+        return math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    means = diff[rng.integers(0, len(diff), (n_boot, len(diff)))].mean(axis=1)
+    alpha = (1 - level) / 2
+    return float(np.quantile(means, alpha)), float(np.quantile(means, 1 - alpha))
+
+
+def compare(values: dict[str, float], baseline: dict[str, float]) -> dict:
+    """Paired comparison of per-case values {case: value} against the baseline's."""
+    cases = sorted(set(values) & set(baseline))
+    diff = np.array([values[c] - baseline[c] for c in cases], float)
+    lo, hi = bootstrap_ci(diff)
+    n = int((~np.isnan(diff)).sum())
+    return {"n": n, "mean_diff": float(np.nanmean(diff)) if n else math.nan, "ci_low": lo, "ci_high": hi,
+            "p": wilcoxon_p(diff), "min_p": min_p(n), "too_few": min_p(n) > 0.05}

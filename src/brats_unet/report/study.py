@@ -1,0 +1,178 @@
+"""``brats-unet study``: train a grid or list of variants under identical conditions and compare them.
+
+Every variant trains on the same split with the same seed(s) and budget in ``STUDY/runs/<variant>/seed<k>``;
+a variant whose evaluation exists is skipped on re-run, an interrupted one resumes from ``last.pt``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config import apply_overrides, from_dict, parse_override, read_yaml, set_dotted
+from ..errors import ConfigError
+from ..io import read_json
+
+STUDY_KEYS = ("name", "base", "budget", "seeds", "baseline", "variants", "grid", "evaluate", "description")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One named set of dotted overrides."""
+
+    name: str
+    overrides: dict
+
+
+@dataclass(frozen=True)
+class Study:
+    """A parsed study file."""
+
+    name: str
+    base: dict
+    budget: dict
+    seeds: tuple[int, ...]
+    variants: tuple[Variant, ...]
+    baseline: str
+    split: str = "test"
+    checkpoint: str = "last"
+
+
+def _pairs(mapping: dict, prefix: str = "") -> list[tuple[list[str], object]]:
+    """{train: {max_minutes: 10}} or {"train.max_minutes": 10} -> [(["train", "max_minutes"], 10)].
+
+    ``loss`` and ``loss.options`` values stay whole (a loss mapping is a value, not a section).
+    """
+    out = []
+    for key, value in mapping.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and path not in ("loss", "loss.options", "loss.terms"):
+            out += _pairs(value, path + ".")
+        else:
+            out.append((path.split("."), value))
+    return out
+
+
+def _apply(raw: dict, mapping: dict) -> dict:
+    raw = apply_overrides(raw, [])  # a deep copy
+    for path, value in _pairs(mapping):
+        set_dotted(raw, path, value)
+    return raw
+
+
+def _base(value, study_path: Path) -> dict:
+    if isinstance(value, dict):
+        return value
+    if not value:
+        return {}
+    for root in (Path.cwd(), study_path.parent, study_path.parent.parent):
+        if (root / value).exists():
+            return read_yaml(root / value)
+    raise ConfigError(f"{study_path}: base config '{value}' not found (relative to the current folder or the study file)")
+
+
+def _axis(key: str, values) -> list[tuple[str, dict]]:
+    """One grid axis as (label, overrides): a list of values for a config key, or a mapping
+    {label: overrides} for settings that move together (e.g. a dropout rate and its placement)."""
+    if isinstance(values, dict) and values:
+        return [(str(label), dict(o or {})) for label, o in values.items()]
+    if not isinstance(values, list) or not values:
+        raise ConfigError(f"grid.{key}: expected a non-empty list of values or a mapping of named overrides")
+    return [(_short(v), {key: v}) for v in values]
+
+
+def _grid_variants(grid: dict) -> list[Variant]:
+    axes = [[(f"{k.split('.')[-1]}-{label}", o) for label, o in _axis(k, v)] for k, v in grid.items()]
+    return [Variant("_".join(n for n, _ in combo), {k: v for _, o in combo for k, v in o.items()})
+            for combo in itertools.product(*axes)]
+
+
+def _short(value) -> str:
+    if isinstance(value, dict):
+        return "+".join(map(str, value))
+    return str(value).replace("/", "-").replace(" ", "")
+
+
+def load_study(path: str | Path, overrides=()) -> Study:
+    """Parse and validate a study file; ``overrides`` (``key=value``) join the shared budget.
+
+    Every variant's config is validated up front, so a typo fails before hours of training.
+    """
+    path = Path(path)
+    raw = read_yaml(path)
+    budget = dict(raw.get("budget") or {})
+    for text in overrides:
+        key, value = parse_override(text)
+        budget[".".join(key)] = value
+    unknown = [k for k in raw if k not in STUDY_KEYS]
+    if unknown:
+        from ..errors import closest
+
+        raise ConfigError(f"{path}: unknown key '{unknown[0]}'{closest(unknown[0], STUDY_KEYS)}; valid: {', '.join(STUDY_KEYS)}")
+    if bool(raw.get("variants")) == bool(raw.get("grid")):
+        raise ConfigError(f"{path}: give either 'variants' (a mapping of named overrides) or 'grid', not both or neither")
+    variants = _grid_variants(raw["grid"]) if raw.get("grid") else \
+        [Variant(str(n), dict(o or {})) for n, o in raw["variants"].items()]
+    names = [v.name for v in variants]
+    baseline = str(raw.get("baseline", names[0]))
+    if baseline not in names:
+        from ..errors import closest
+
+        raise ConfigError(f"{path}: baseline '{baseline}' is not a variant{closest(baseline, names)}")
+    ev = raw.get("evaluate") or {}
+    study = Study(str(raw.get("name", path.stem)), _base(raw.get("base"), path), budget,
+                  tuple(int(s) for s in raw.get("seeds", [0])), tuple(variants), baseline,
+                  ev.get("split", "test"), ev.get("checkpoint", "last"))
+    for v in study.variants:
+        variant_config(study, v, study.seeds[0])
+    return study
+
+
+def variant_config(study: Study, variant: Variant, seed: int):
+    """The validated Config of one variant and seed: base <- budget <- variant overrides <- seed."""
+    raw = _apply(_apply(study.base, study.budget), variant.overrides)
+    set_dotted(raw, ["train", "seed"], seed)
+    try:
+        return from_dict(raw)
+    except ConfigError as exc:
+        raise ConfigError(f"study {study.name}, variant {variant.name}: {exc}") from None
+
+
+def run_dir(out: Path, variant: Variant, seed: int) -> Path:
+    """Where a variant/seed trains."""
+    return out / "runs" / variant.name / f"seed{seed}"
+
+
+def status(out: Path, variant: Variant, seed: int) -> str:
+    """``done`` (evaluated), ``resume`` (started) or ``new``."""
+    d = run_dir(out, variant, seed)
+    if (d / "eval" / "per_case.csv").exists():
+        return "done"
+    return "resume" if (d / "last.pt").exists() else "new"
+
+
+def run_study(study: Study, data: str | Path, out: str | Path, dry_run: bool = False, progress: bool = True) -> list[dict]:
+    """Train and evaluate every variant x seed not yet done; write report.md and summary.csv."""
+    from ..train.loop import train
+    from .evaluate import evaluate
+
+    out = Path(out)
+    plan = [(v, s, status(out, v, s)) for v in study.variants for s in study.seeds]
+    for v, s, state in plan:
+        print(f"{v.name:40s} seed {s}: {state}" + ("" if dry_run or state == "done" else " -> running"), flush=True)
+        if dry_run or state == "done":
+            continue
+        d = run_dir(out, v, s)
+        train(variant_config(study, v, s), data, d, resume=state == "resume", progress=progress)
+        evaluate(d, study.split, study.checkpoint, data, progress=progress)
+    if dry_run:
+        return []
+    from .study_report import write_report
+
+    return write_report(study, out, data)
+
+
+def stored_split(out: Path, study: Study) -> dict:
+    """The split the first variant trained on (all variants share it)."""
+    return read_json(run_dir(out, study.variants[0], study.seeds[0]) / "split.json")

@@ -1,0 +1,171 @@
+"""The study's ``report.md`` (tables, paired statistics, figures) and ``summary.csv``."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+
+from ..io import atomic_write_text
+from ..metrics.regions import summarise
+from ..metrics.scoring import write_rows
+from ..train.rundir import read_metrics
+from .figures import _pyplot, _save
+from .stats import bootstrap_ci, compare
+from .study import Study, run_dir, stored_split
+
+REGIONS = ("WT", "TC", "ET")
+METRICS = (("dice", "max"), ("hd95", "min"))
+
+
+def _read(path: Path) -> list[dict]:
+    with open(path) as fh:
+        return list(csv.DictReader(fh))
+
+
+def per_case(study: Study, out: Path, variant) -> dict[tuple[str, str], dict[str, float]]:
+    """{(region, metric): {case: value averaged over seeds}} from each seed's per_case.csv."""
+    acc: dict[tuple[str, str], dict[str, list[float]]] = {}
+    for seed in study.seeds:
+        for row in _read(run_dir(out, variant, seed) / "eval" / "per_case.csv"):
+            for metric, _ in METRICS:
+                acc.setdefault((row["region"], metric), {}).setdefault(row["case"], []).append(float(row[metric]))
+    return {k: {c: float(np.nanmean(v)) for c, v in d.items()} for k, d in acc.items()}
+
+
+def table1_test(study: Study, out: Path, variant) -> dict[str, float]:
+    """The paper's metrics on the test split, averaged over seeds."""
+    rows = [r for s in study.seeds for r in _read(run_dir(out, variant, s) / "eval" / "table1.csv") if r["split"] == "Test"]
+    return {k: float(np.mean([float(r[k]) for r in rows])) for k in ("loss", "accuracy", "mean_iou", "dice")}
+
+
+def summary_rows(study: Study, out: Path) -> list[dict]:
+    """One row per variant: paper metrics, region Dice/HD95 mean and sd, and paired tests vs the baseline."""
+    cases = {v.name: per_case(study, out, v) for v in study.variants}
+    base = cases[study.baseline]
+    rows = []
+    for v in study.variants:
+        row = {"variant": v.name, "seeds": len(study.seeds), **{f"test_{k}": x for k, x in table1_test(study, out, v).items()}}
+        for region in REGIONS:
+            for metric, _ in METRICS:
+                values = cases[v.name][(region, metric)]
+                s = summarise(values.values())
+                row[f"{region}_{metric}_mean"], row[f"{region}_{metric}_sd"] = s["mean"], s["sd"]
+                if v.name != study.baseline:
+                    c = compare(values, base[(region, metric)])
+                    row.update({f"{region}_{metric}_diff": c["mean_diff"], f"{region}_{metric}_ci_low": c["ci_low"],
+                                f"{region}_{metric}_ci_high": c["ci_high"], f"{region}_{metric}_p": c["p"]})
+                    row["n_cases"], row["min_p"] = c["n"], c["min_p"]
+        rows.append(row)
+    return rows
+
+
+def _f(x: float, digits: int = 3) -> str:
+    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
+
+
+def _results_table(rows: list[dict], baseline: str) -> list[str]:
+    head = "| variant | test acc. (paper) | mean IoU (paper) | Dice 4-class (paper) | " + \
+        " | ".join(f"{r} Dice | {r} HD95" for r in REGIONS) + " |"
+    lines = [head, "|---" * (4 + 2 * len(REGIONS)) + "|"]
+    for row in rows:
+        cells = [f"{_f(row[f'{r}_{m}_mean'])} ± {_f(row[f'{r}_{m}_sd'])}" for r in REGIONS for m, _ in METRICS]
+        name = f"**{row['variant']}** (baseline)" if row["variant"] == baseline else row["variant"]
+        lines.append(f"| {name} | {100 * row['test_accuracy']:.2f} % | {100 * row['test_mean_iou']:.2f} % | "
+                     f"{100 * row['test_dice']:.2f} % | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _comparison_table(rows: list[dict], baseline: str) -> list[str]:
+    lines = [f"| variant vs {baseline} | " + " | ".join(f"Δ {r} Dice [95 % CI], p" for r in REGIONS) + " |",
+             "|---" * (1 + len(REGIONS)) + "|"]
+    for row in rows:
+        if row["variant"] == baseline:
+            continue
+        cells = [f"{_f(row[f'{r}_dice_diff'], 3)} [{_f(row[f'{r}_dice_ci_low'])}, {_f(row[f'{r}_dice_ci_high'])}], "
+                 f"p = {_f(row[f'{r}_dice_p'], 3)}" for r in REGIONS]
+        lines.append(f"| {row['variant']} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _best(rows: list[dict]) -> list[str]:
+    lines = []
+    for region in REGIONS:
+        for metric, direction in METRICS:
+            key = f"{region}_{metric}_mean"
+            valid = [r for r in rows if not math.isnan(r[key])]
+            if valid:
+                pick = (max if direction == "max" else min)(valid, key=lambda r: r[key])
+                lines.append(f"- {region} {metric}: **{pick['variant']}** ({_f(pick[key])})")
+    return lines
+
+
+def dice_bars(study: Study, out: Path) -> Path:
+    """Grouped bars: mean region Dice per variant with a bootstrap 95 % CI over test cases."""
+    plt = _pyplot()
+    names = [v.name for v in study.variants]
+    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(names) + 2), 3.8))
+    width = 0.8 / len(REGIONS)
+    for i, region in enumerate(REGIONS):
+        means, errs = [], [[], []]
+        for v in study.variants:
+            vals = np.array(list(per_case(study, out, v)[(region, "dice")].values()))
+            lo, hi = bootstrap_ci(vals)
+            m = float(np.nanmean(vals))
+            means.append(m)
+            errs[0].append(max(0.0, m - lo))
+            errs[1].append(max(0.0, hi - m))
+        ax.bar(np.arange(len(names)) + i * width, means, width, yerr=errs, capsize=3, label=region)
+    ax.set_xticks(np.arange(len(names)) + width)
+    ax.set_xticklabels(names, rotation=30, ha="right")
+    ax.set_ylabel("Dice (test cases)")
+    ax.set_ylim(0, 1)
+    ax.legend(ncol=3)
+    ax.grid(axis="y", alpha=0.3)
+    return _save(fig, out / "dice_bars.png")
+
+
+def val_curves(study: Study, out: Path) -> Path:
+    """Validation loss and mean region Dice per epoch, variants overlaid (first seed)."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
+    for v in study.variants:
+        hist = read_metrics(run_dir(out, v, study.seeds[0]))
+        epochs = [r["epoch"] for r in hist]
+        axes[0].plot(epochs, [r["val_loss"] for r in hist], label=v.name)
+        axes[1].plot(epochs, [r["val_dice_mean"] for r in hist], label=v.name)
+    for ax, title in zip(axes, ("validation loss", "validation Dice (mean of WT/TC/ET)")):
+        ax.set_title(title)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=7)
+    return _save(fig, out / "val_curves.png")
+
+
+def write_report(study: Study, out: Path, data) -> list[dict]:
+    """Write ``summary.csv`` and ``report.md`` (with the two figures); return the summary rows."""
+    rows = summary_rows(study, out)
+    write_rows(rows, out / "summary.csv", list(dict.fromkeys(k for r in rows for k in r)))
+    dice_bars(study, out)
+    val_curves(study, out)
+    split = stored_split(out, study)
+    n, min_p = rows[-1].get("n_cases", 0), rows[-1].get("min_p", 1.0)
+    note = (f"**Too few cases for a test to mean anything:** with {n} paired test cases the smallest p-value "
+            f"the exact Wilcoxon test can give is {min_p:.3f}, so no difference can reach p < 0.05."
+            if min_p > 0.05 else f"{n} paired test cases (smallest attainable p = {min_p:.3f}).")
+    text = "\n".join([
+        f"# Study: {study.name}", "",
+        f"Data: `{data}`; split train/val/test = {len(split['train'])}/{len(split['val'])}/{len(split['test'])} cases "
+        f"(the same for every variant); seeds {list(study.seeds)}; budget {study.budget or 'from the base config'}; "
+        f"evaluated on the {study.split} split with the `{study.checkpoint}` checkpoint at the original geometry.", "",
+        "## Results (test cases, mean ± sd over cases)", "", *_results_table(rows, study.baseline), "",
+        "Paper metrics are pooled over all pixels and include background (not BraTS region Dice).", "",
+        f"## Paired comparison with the baseline `{study.baseline}`", "",
+        "Per-case differences (variant − baseline), mean with a bootstrap 95 % CI (10,000 resamples of cases) and the "
+        "two-sided Wilcoxon signed-rank p-value.", "", note, "", *_comparison_table(rows, study.baseline), "",
+        "## Best variant per metric", "", *_best(rows), "",
+        "## Figures", "", "![Region Dice per variant](dice_bars.png)", "", "![Validation curves](val_curves.png)", ""])
+    atomic_write_text(out / "report.md", text)
+    return rows

@@ -1,0 +1,108 @@
+"""The study runner end to end on real-sample cases, plus its statistics and parsing."""
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from brats_unet.cli import main
+from brats_unet.errors import ConfigError
+from brats_unet.report.stats import bootstrap_ci, compare, min_p, wilcoxon_p
+from brats_unet.report.study import load_study
+
+REPO = Path(__file__).resolve().parents[2]
+STUDY = """
+name: tiny
+base: {data: {size: 64, slices: [50, 110], max_cases: 8, split_fractions: [0.25, 0.125, 0.625]},
+       model: {base_features: 4}, train: {batch_size: 8, steps_per_epoch: 3, val_max_cases: 1}}
+budget: {train.epochs: 1}
+seeds: [0]
+baseline: ce
+variants:
+  ce: {loss: ce}
+  dice_ce: {loss: {dice: 1.0, ce: 1.0}, data.oversample: 0.8}
+"""
+
+
+@pytest.fixture(scope="module")
+def study_run(sample_dir, tmp_path_factory):
+    root = tmp_path_factory.mktemp("study")
+    (root / "tiny.yaml").write_text(STUDY)
+    out = root / "out"
+    assert main(["study", str(root / "tiny.yaml"), "--data", str(sample_dir), "--out", str(out), "--quiet"]) == 0
+    return root, out
+
+
+def test_report_and_summary(study_run):
+    _, out = study_run
+    rows = list(csv.DictReader(open(out / "summary.csv")))
+    assert [r["variant"] for r in rows] == ["ce", "dice_ce"]
+    text = (out / "report.md").read_text()
+    assert "dice_bars.png" in text and "val_curves.png" in text and "Paired comparison" in text
+    assert (out / "dice_bars.png").stat().st_size > 5000 and (out / "val_curves.png").stat().st_size > 5000
+    assert "n_cases" in rows[1] and rows[1]["n_cases"] == "5"
+    assert "no difference can reach p < 0.05" in text  # 5 cases: smallest p is 0.0625
+
+
+def test_p_value_matches_scipy_on_per_case_rows(study_run):
+    _, out = study_run
+    def wt(variant):
+        path = out / "runs" / variant / "seed0" / "eval" / "per_case.csv"
+        return {r["case"]: float(r["dice"]) for r in csv.DictReader(open(path)) if r["region"] == "WT"}
+    a, b = wt("dice_ce"), wt("ce")
+    diff = np.array([a[c] - b[c] for c in sorted(a)])
+    expected = 1.0 if not diff.any() else stats.wilcoxon(diff).pvalue
+    row = list(csv.DictReader(open(out / "summary.csv")))[1]
+    assert float(row["WT_dice_p"]) == pytest.approx(expected)
+    assert float(row["WT_dice_diff"]) == pytest.approx(diff.mean())
+
+
+def test_rerun_skips_finished_variants(study_run, sample_dir, capsys):
+    root, out = study_run
+    ckpt = out / "runs" / "ce" / "seed0" / "last.pt"
+    before = ckpt.stat().st_mtime_ns
+    assert main(["study", str(root / "tiny.yaml"), "--data", str(sample_dir), "--out", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count(": done") == 2 and "running" not in printed
+    assert ckpt.stat().st_mtime_ns == before
+
+
+def test_interrupted_variant_resumes(study_run, sample_dir, capsys):
+    root, out = study_run
+    (out / "runs" / "dice_ce" / "seed0" / "eval" / "per_case.csv").unlink()
+    assert main(["study", str(root / "tiny.yaml"), "--data", str(sample_dir), "--out", str(out), "--dry-run"]) == 0
+    assert "dice_ce" in capsys.readouterr().out.split("resume")[0]
+
+
+def test_stats_helpers():
+    d = np.array([0.1, 0.2, -0.05, 0.3, 0.15, 0.12, 0.08])
+    assert wilcoxon_p(d) == pytest.approx(stats.wilcoxon(d).pvalue)
+    assert wilcoxon_p(np.zeros(4)) == 1.0
+    lo, hi = bootstrap_ci(d)
+    assert lo < d.mean() < hi
+    assert min_p(4) == 0.125 and min_p(6) == pytest.approx(0.03125)
+    c = compare({"a": 1.0, "b": 0.5}, {"a": 0.5, "b": 0.5, "c": 0.1})
+    assert c["n"] == 2 and c["mean_diff"] == pytest.approx(0.25) and c["too_few"]
+
+
+def test_study_parsing_errors(tmp_path):
+    f = tmp_path / "s.yaml"
+    f.write_text("name: x\nvariants: {a: {model.activation: prelo}}\n")
+    with pytest.raises(ConfigError, match="variant a: .*did you mean 'prelu'"):
+        load_study(f)
+    f.write_text("name: x\nbaseline: zz\nvariants: {a: {}}\n")
+    with pytest.raises(ConfigError, match="baseline 'zz'"):
+        load_study(f)
+    f.write_text("name: x\nvariant: {a: {}}\n")
+    with pytest.raises(ConfigError, match="did you mean 'variants'"):
+        load_study(f)
+
+
+def test_shipped_studies_parse():
+    paper = load_study(REPO / "studies/paper.yaml")
+    assert len(paper.variants) == 12 and paper.baseline in [v.name for v in paper.variants]
+    losses = load_study(REPO / "studies/losses.yaml", ["train.epochs=2"])
+    assert [v.name for v in losses.variants][:3] == ["ce", "dice", "dice_ce"] and losses.budget["train.epochs"] == 2
+    assert len(load_study(REPO / "studies/architectures.yaml").variants) == 4
