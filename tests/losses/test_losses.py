@@ -137,3 +137,16 @@ def test_build_loss_options_and_errors():
     assert term.alpha_step == 0.1
     with pytest.raises(ConfigError, match="did you mean 'gamma'"):
         build_loss(load_config(overrides=["loss=focal", "loss.options={focal: {gama: 1}}"]))
+
+
+@pytest.mark.parametrize("name", ["combo", "unified_focal", "unified_focal_symmetric"])
+@pytest.mark.parametrize("mode", ["multiclass", "regions"])
+def test_saturated_wrong_logits_keep_a_gradient(name, mode):
+    """A confidently wrong, saturated softmax/sigmoid must still be pushed back (clamping p would stop it)."""
+    y = torch.tensor([[[1, 3]]])
+    x = torch.full((1, 4 if mode == "multiclass" else 3, 1, 2), -200.0)
+    x[:, 0] = 200.0  # everything saturated towards the wrong answer (background / no region)
+    x.requires_grad_(True)
+    loss = LOSSES[name](x, y, mode=mode)
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(x.grad).all() and x.grad.abs().max() > 1e-3

@@ -40,6 +40,22 @@ def probs_and_targets(logits: torch.Tensor, target: torch.Tensor, mode: str,
     return probs, onehot
 
 
+def log_probs(logits: torch.Tensor, mode: str, include_background: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """(log p, log(1 - p)) per channel, computed from the logits so they stay finite and keep their
+    gradients when the softmax/sigmoid saturates (clamping p instead zeroes the gradient there).
+
+    Multiclass: log(1 - p_c) = logsumexp over the other classes - logsumexp over all classes.
+    """
+    if mode == "regions":
+        return F.logsigmoid(logits), F.logsigmoid(-logits)
+    c = logits.shape[1]
+    eye = torch.eye(c, dtype=torch.bool, device=logits.device).view(1, c, c, *[1] * (logits.dim() - 2))
+    others = logits.unsqueeze(1).expand(-1, c, *logits.shape[1:]).masked_fill(eye, float("-inf"))
+    lse = torch.logsumexp(logits, 1, keepdim=True)
+    logp, log1mp = logits - lse, torch.logsumexp(others, dim=2) - lse
+    return (logp, log1mp) if include_background else (logp[:, 1:], log1mp[:, 1:])
+
+
 def binary_expand(probs: torch.Tensor, onehot: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Regions as 2-class problems: channels [1-p_1..1-p_K, p_1..p_K] and a foreground flag per channel."""
     fg = torch.tensor([False] * probs.shape[1] + [True] * probs.shape[1])

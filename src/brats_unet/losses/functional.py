@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .core import EPS, binary_expand, confusion_soft, probs_and_targets, region_targets, weighted_mean
+from .core import EPS, binary_expand, confusion_soft, log_probs, probs_and_targets, region_targets, weighted_mean
 
 
 def _weights(class_weights, mode: str, include_background: bool):
@@ -96,21 +96,22 @@ def combo(logits, target, mode="multiclass", include_background=True, class_weig
     positives. We add 1 to -Dice so the loss is non-negative (same gradients).
     """
     probs, onehot = probs_and_targets(logits, target, mode, include_background)
-    p = probs.clamp(EPS, 1 - EPS)
-    ce = -(beta * onehot * torch.log(p) + (1 - beta) * (1 - onehot) * torch.log(1 - p)).mean()
+    logp, log1mp = log_probs(logits, mode, include_background)
+    ce = -(beta * onehot * logp + (1 - beta) * (1 - onehot) * log1mp).mean()
     tp, fp, fn = confusion_soft(probs, onehot, True)
     dsc = ((2 * tp + smooth) / (2 * tp + fp + fn + smooth)).mean()
     return alpha * ce + (1 - alpha) * (1 - dsc)
 
 
-def _unified(probs, onehot, fg, lam, delta, gamma, asymmetric):
+def _unified(probs, onehot, logp, fg, lam, delta, gamma, asymmetric):
     """Unified Focal on K channels; ``fg`` flags rare (foreground) channels, the others are background."""
-    p = probs.clamp(EPS, 1 - EPS)
-    ce = -onehot * torch.log(p)
+    p = probs
+    ce = -onehot * logp
     shape = (1, -1) + (1,) * (p.dim() - 2)
     fg_b = fg.to(p.device).view(shape)
-    back = (1 - delta) * (1 - p) ** gamma * ce
-    fore = delta * ce * (1 if asymmetric else (1 - p) ** gamma)
+    modulator = (1 - p).clamp_min(EPS) ** gamma  # gamma < 1: the clamp keeps d/dp finite at p = 1
+    back = (1 - delta) * modulator * ce
+    fore = delta * ce * (1 if asymmetric else modulator)
     focal_part = torch.where(fg_b, fore, back).sum(1).mean()
     tp, fp, fn = confusion_soft(p, onehot, batch=False)
     ti = (tp + EPS) / (tp + delta * fn + (1 - delta) * fp + EPS)
@@ -130,11 +131,13 @@ def unified_focal(logits, target, mode="multiclass", include_background=True, cl
     channel is a binary problem with its complement as background. ``include_background`` is ignored.
     """
     probs, onehot = probs_and_targets(logits, target, mode, True)
+    logp, log1mp = log_probs(logits, mode)
     if mode == "regions":
         probs, onehot, fg = binary_expand(probs, onehot)
+        logp = torch.cat([log1mp, logp], 1)
     else:
         fg = torch.arange(probs.shape[1]) > 0
-    return _unified(probs, onehot, fg, lam, delta, gamma, asymmetric)
+    return _unified(probs, onehot, logp, fg, lam, delta, gamma, asymmetric)
 
 
 def unified_focal_symmetric(logits, target, mode="multiclass", include_background=True, class_weights=None,

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import nibabel as nib
+import numpy as np
+
 from ..config import load_config
 from ..data.discovery import discover_cases
 from ..infer.predict import load_run, predict_case
@@ -50,9 +53,9 @@ def demo(data: str | Path | None = None, minutes: float = 3.0, out: str | Path =
     evaluate(run_dir, "test", data_root=root)
     split = read_json(run_dir / "split.json")
     case = next(c for c in discover_cases(root) if c.case_id == split["test"][0])
-    run = load_run(run_dir)
-    nifti = predict_case(run, case, out / "predictions")
-    fig3 = make_figure3(run_dir, case.case_id, data_root=root, run=run)
+    nifti = predict_case(load_run(run_dir), case, out / "predictions")
+    pred = case.scheme.to_internal(np.asarray(nib.load(str(nifti)).dataobj))  # figure 3 reuses the prediction
+    fig3 = make_figure3(run_dir, case.case_id, data_root=root, pred=pred)
     where = {"run": run_dir, "table1": run_dir / "eval" / "table1.md", "brats": run_dir / "eval" / "brats.md",
              "figure2": run_dir / "figures" / "fig2_curves.png", "figure3": fig3, "prediction": nifti}
     print((run_dir / "eval" / "table1.md").read_text())

@@ -21,8 +21,12 @@ def pick_slice(ref: np.ndarray) -> int:
 
 
 def make_figure3(run_dir: str | Path, case_id: str | None = None, slice_index: int | None = None,
-                 data_root: str | Path | None = None, checkpoint: str = "best", run=None) -> Path:
-    """Render Figure 3 into ``run_dir/figures``; default case: the first test case."""
+                 data_root: str | Path | None = None, checkpoint: str = "best", run=None,
+                 pred: np.ndarray | None = None) -> Path:
+    """Render Figure 3 into ``run_dir/figures``; default case: the first test case.
+
+    ``pred`` (internal codes, original geometry) skips re-running the model when the caller has it.
+    """
     run_dir = Path(run_dir)
     data_root = Path(data_root or read_json(run_dir / "run.json")["data_root"])
     split = read_json(run_dir / "split.json")
@@ -31,8 +35,8 @@ def make_figure3(run_dir: str | Path, case_id: str | None = None, slice_index: i
     if case_id not in cases or cases[case_id].seg is None:
         raise DataError(f"case {case_id}: not found with a segmentation under {data_root}")
     case = cases[case_id]
-    run = run or load_run(run_dir, checkpoint)
-    pred, _ = segment(run, case)
+    if pred is None:
+        pred, _ = segment(run or load_run(run_dir, checkpoint), case)
     ref = read_seg(case)
     z = pick_slice(ref) if slice_index is None else slice_index
     flair = normalise(read_array(case.images["flair"]).astype(np.float32), "zscore")

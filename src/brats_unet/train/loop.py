@@ -102,10 +102,10 @@ class Trainer:
 
     def _step(self, images, labels, generator) -> tuple[float, torch.Tensor]:
         """One optimisation step; returns (loss, predicted labels of the full-resolution output)."""
-        if self.cfg.data.augment:
+        images, labels = images.to(self.device), labels.to(self.device)
+        if self.cfg.data.augment:  # on the training device: the GPU does it when there is one
             images, labels = augment_batch(images, labels, generator)
-        images = images.to(self.device).contiguous(memory_format=self._mf())
-        labels = labels.to(self.device)
+        images = images.contiguous(memory_format=self._mf())
         with autocast(self.device, self.precision):
             out = self.model(images)
         loss = self.loss_fn(out, labels)
