@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from ..data.cache import prepare_cache
@@ -96,10 +95,4 @@ def region_summary(rows: list[dict], metrics=("dice", "hd95", "sensitivity", "sp
         for m in metrics:
             out.append({"region": region, "metric": m, **summarise(r[m] for r in rows if r["region"] == region)})
     return out
-
-
-def read_csv(path: str | Path) -> list[dict]:
-    """Read a CSV written by this module."""
-    with open(path) as fh:
-        return list(csv.DictReader(fh))
 

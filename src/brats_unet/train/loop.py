@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..config import Config
+from ..config import Config, to_dict
 from ..data.augment import augment_batch
 from ..data.cache import prepare_cache
 from ..data.datasets import PatchDataset, SliceDataset, collate_pad, sample_indices
@@ -156,7 +156,7 @@ class Trainer:
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict() if self.scheduler else {}, "scaler": self.scaler.state_dict(),
                 "epoch": epoch, "history": self.history, "best": self.best, "bad_epochs": self.bad_epochs,
-                "elapsed": self.elapsed, "rng": rng_state(), "config": _plain(self.cfg), "split": self.split}
+                "elapsed": self.elapsed, "rng": rng_state(), "config": to_dict(self.cfg), "split": self.split}
 
     def resume(self) -> None:
         """Load ``last.pt`` and continue after its epoch."""
@@ -210,12 +210,6 @@ class Trainer:
             if stop or time.monotonic() > deadline:
                 break
         return self.history[-1] if self.history else {}
-
-
-def _plain(cfg: Config) -> dict:
-    from ..config import to_dict
-
-    return to_dict(cfg)
 
 
 def _summary_line(row: dict, epochs: int) -> str:
