@@ -6,11 +6,12 @@ a variant whose evaluation exists is skipped on re-run, an interrupted one resum
 
 from __future__ import annotations
 
+import copy
 import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import apply_overrides, from_dict, parse_override, read_yaml, set_dotted
+from ..config import from_dict, parse_override, read_yaml, set_dotted
 from ..errors import ConfigError
 from ..io import read_json
 
@@ -55,7 +56,7 @@ def _pairs(mapping: dict, prefix: str = "") -> list[tuple[list[str], object]]:
 
 
 def _apply(raw: dict, mapping: dict) -> dict:
-    raw = apply_overrides(raw, [])  # a deep copy
+    raw = copy.deepcopy(raw)
     for path, value in _pairs(mapping):
         set_dotted(raw, path, value)
     return raw
