@@ -83,7 +83,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
     num_workers: int = 0
-    precision: str = "auto"  # auto | fp32 | bf16 | amp
+    precision: str = "auto"  # auto | fp32 | bf16 | amp | fp16 (CUDA only)
     channels_last: bool = True
     max_minutes: Optional[float] = None
     val_max_cases: Optional[int] = None
@@ -120,7 +120,7 @@ CHOICES: dict[str, tuple] = {
     "loss.mode": ("multiclass", "regions"),
     "train.schedule": ("none", "plateau", "poly"),
     "train.monitor": ("val_loss", "val_dice"),
-    "train.precision": ("auto", "fp32", "bf16", "amp"),
+    "train.precision": ("auto", "fp32", "bf16", "amp", "fp16"),
     "train.device": ("auto", "cpu", "cuda"),
     "eval.convention": ("brats2020", "brats2023"),
 }

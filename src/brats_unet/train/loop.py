@@ -42,12 +42,12 @@ class Trainer:
         self.split = self._split()
         torch.manual_seed(cfg.train.seed)
         self.model = build_model(cfg).to(self.device, memory_format=self._mf())
+        self.history: list[dict] = []
+        self.best, self.bad_epochs, self.elapsed, self.start_epoch = None, 0, 0.0, 0
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
         self.scheduler = self._scheduler()
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "fp16")
         self.loss_fn = build_loss(cfg)
-        self.history: list[dict] = []
-        self.best, self.bad_epochs, self.elapsed, self.start_epoch = None, 0, 0.0, 0
         self.train_data = self._train_data()
 
     def _mf(self):
@@ -65,8 +65,20 @@ class Trainer:
             mode = "min" if t.monitor == "val_loss" else "max"
             return torch.optim.lr_scheduler.ReduceLROnPlateau(self.optimizer, mode=mode, factor=0.5, patience=3)
         if t.schedule == "poly":
-            return torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda e: (1 - e / t.epochs) ** 0.9)
+            return torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda e: (1 - self.budget_spent(e)) ** 0.9)
         return None
+
+    def budget_spent(self, epochs_done: int) -> float:
+        """Fraction of the training budget spent: epochs, or wall-clock when ``train.max_minutes`` ends sooner.
+
+        The poly schedule follows it, so a run cut short by its time budget still anneals its learning rate
+        (an epoch-based poly over ``epochs=1000`` would barely move). Capped below 1 to keep the rate positive.
+        """
+        t = self.cfg.train
+        spent = epochs_done / t.epochs
+        if t.max_minutes:
+            spent = max(spent, self.elapsed / (60 * t.max_minutes))
+        return min(spent, 0.999)
 
     def _train_data(self):
         cfg, ids = self.cfg, self.split["train"]

@@ -31,13 +31,18 @@ def cpu_has_fast_bf16() -> bool:
 
 
 def resolve_precision(name: str, device: torch.device) -> str:
-    """Resolve ``auto|fp32|bf16|amp`` to ``fp32|bf16|fp16`` for a device."""
+    """Resolve ``auto|fp32|bf16|amp|fp16`` to ``fp32|bf16|fp16`` for a device.
+
+    ``fp16`` forces float16 autocast with a gradient scaler (GPUs without bf16, e.g. T4/V100); CUDA only.
+    """
     if name == "fp32":
         return "fp32"
     if device.type == "cuda":
         if name == "bf16" or (name in ("auto", "amp") and torch.cuda.is_bf16_supported()):
             return "bf16"
         return "fp16"
+    if name == "fp16":
+        raise ConfigError("train.precision=fp16 needs a CUDA device; on a CPU use auto, bf16 or fp32")
     if name in ("auto", "amp"):
         return "bf16" if cpu_has_fast_bf16() else "fp32"
     return "bf16"

@@ -1,0 +1,68 @@
+"""The budget-aware poly schedule and the precision choices (CUDA cases run only where a GPU is present)."""
+
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from brats_unet.config import load_config
+from brats_unet.errors import ConfigError
+from brats_unet.train.loop import Trainer, train
+from brats_unet.train.precision import resolve_precision
+from brats_unet.train.rundir import read_metrics
+
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+def _spent(epochs_done, elapsed_s, **train_sets):
+    cfg = load_config(overrides=[f"train.{k}={v}" for k, v in train_sets.items()])
+    return Trainer.budget_spent(SimpleNamespace(cfg=cfg, elapsed=elapsed_s), epochs_done)
+
+
+def test_budget_spent_follows_epochs_without_time_budget():
+    assert _spent(5, 9999.0, epochs=20) == pytest.approx(0.25)
+
+
+def test_budget_spent_follows_the_clock_when_it_ends_first():
+    # 3 of 1000 epochs, but 6 of 10 minutes gone: the schedule must be 60 % through, not 0.3 %
+    assert _spent(3, 360.0, epochs=1000, max_minutes=10) == pytest.approx(0.6)
+    assert _spent(900, 60.0, epochs=1000, max_minutes=10) == pytest.approx(0.9)  # epochs end first
+    assert _spent(1000, 600.0, epochs=1000, max_minutes=10) < 1  # the rate stays positive
+
+
+def test_poly_anneals_within_a_time_budget(sample_dir, tmp_path):
+    sets = ["data.max_cases=4", "data.size=64", "data.slices=[60, 100]", "train.batch_size=4",
+            "train.steps_per_epoch=2", "train.epochs=1000", "train.max_minutes=0.25", "model.base_features=8",
+            "train.schedule=poly", "train.device=cpu"]
+    train(load_config(overrides=sets), sample_dir, tmp_path / "run", progress=False)
+    lrs = [r["lr"] for r in read_metrics(tmp_path / "run")]
+    assert len(lrs) >= 3 and lrs[0] == pytest.approx(1e-3)
+    assert all(b < a for a, b in zip(lrs, lrs[1:]))
+    assert lrs[-1] < 0.9e-3  # an epoch-based poly over 1000 epochs would still be above 0.99e-3
+
+
+def test_precision_choices_on_cpu():
+    cpu = torch.device("cpu")
+    assert resolve_precision("fp32", cpu) == "fp32"
+    assert resolve_precision("bf16", cpu) == "bf16"
+    with pytest.raises(ConfigError, match="fp16 needs a CUDA device"):
+        resolve_precision("fp16", cpu)
+
+
+@CUDA
+def test_precision_choices_on_cuda():
+    gpu = torch.device("cuda")
+    assert resolve_precision("fp16", gpu) == "fp16"
+    assert resolve_precision("auto", gpu) == ("bf16" if torch.cuda.is_bf16_supported() else "fp16")
+
+
+@CUDA
+@pytest.mark.parametrize("precision", ["auto", "fp16"])
+def test_cuda_training_is_finite_and_learns(sample_dir, tmp_path, precision):
+    sets = ["data.max_cases=4", "data.size=64", "data.slices=[50, 110]", "train.batch_size=8",
+            "train.steps_per_epoch=10", "train.epochs=3", "model.base_features=8", "data.oversample=0.5",
+            "data.augment=true", "train.device=cuda", f"train.precision={precision}"]
+    train(load_config(overrides=sets), sample_dir, tmp_path / "run", progress=False)
+    rows = read_metrics(tmp_path / "run")
+    assert all(torch.isfinite(torch.tensor(r["train_loss"])) for r in rows)
+    assert rows[-1]["train_loss"] < rows[0]["train_loss"]
