@@ -12,7 +12,6 @@ Run: .venv/bin/python benchmarks/monai_baseline.py --minutes 20 --out runs/quali
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import torch
@@ -25,7 +24,7 @@ from brats_unet.metrics.scoring import summary_table, write_rows
 from brats_unet.report.evaluate import brats_rows
 from brats_unet.train.loop import Trainer
 from common import require_sample
-from quality import leave_out_split
+from quality import write_leave_out_split
 
 RECIPE = ["data.modalities=[flair,t1,t1ce,t2]", "data.normalize=zscore", "data.mode=crop", "data.slices=[0, 155]",
           "data.oversample=0.5", "data.augment=true", "loss={dice: 1.0, ce: 1.0}", "loss.mode=multiclass",
@@ -49,9 +48,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     sample, out = require_sample(), Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    split_file = out / "leave-out-split.json"
-    split_file.write_text(json.dumps(leave_out_split(sample, args.seed), indent=2))
+    split_file = write_leave_out_split(sample, out, args.seed)
     trainer = build_trainer(sample, out / "run", args.minutes, split_file)
     params = sum(p.numel() for p in trainer.model.parameters())
     last = trainer.fit()

@@ -24,6 +24,14 @@ def leave_out_split(sample: Path, seed: int) -> dict:
     return make_split(ids, (0.6875, 0.0625, 0.25), seed)
 
 
+def write_leave_out_split(sample: Path, out: Path, seed: int) -> Path:
+    """Create ``out`` and write the seeded leave-out split there; return the split file."""
+    out.mkdir(parents=True, exist_ok=True)
+    split_file = out / "leave-out-split.json"
+    split_file.write_text(json.dumps(leave_out_split(sample, seed), indent=2))
+    return split_file
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--config", default="configs/paper.yaml")
@@ -33,9 +41,7 @@ def main() -> None:
     ap.add_argument("--set", action="append", default=[])
     args = ap.parse_args()
     sample, out = require_sample(), Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    split_file = out / "leave-out-split.json"
-    split_file.write_text(json.dumps(leave_out_split(sample, args.seed), indent=2))
+    split_file = write_leave_out_split(sample, out, args.seed)
     cli = [sys.executable, "-m", "brats_unet.cli"]
     sets = [f"data.split_file={split_file}", f"train.max_minutes={args.minutes}", "train.epochs=1000",
             "train.steps_per_epoch=100", *args.set]

@@ -105,19 +105,18 @@ def combo(logits, target, mode="multiclass", include_background=True, class_weig
 
 def _unified(probs, onehot, logp, fg, lam, delta, gamma, asymmetric):
     """Unified Focal on K channels; ``fg`` flags rare (foreground) channels, the others are background."""
-    p = probs
     ce = -onehot * logp
-    shape = (1, -1) + (1,) * (p.dim() - 2)
-    fg_b = fg.to(p.device).view(shape)
-    modulator = (1 - p).clamp_min(EPS) ** gamma  # gamma < 1: the clamp keeps d/dp finite at p = 1
+    shape = (1, -1) + (1,) * (probs.dim() - 2)
+    fg_b = fg.to(probs.device).view(shape)
+    modulator = (1 - probs).clamp_min(EPS) ** gamma  # gamma < 1: the clamp keeps d/dp finite at p = 1
     back = (1 - delta) * modulator * ce
     fore = delta * ce * (1 if asymmetric else modulator)
     focal_part = torch.where(fg_b, fore, back).sum(1).mean()
-    tp, fp, fn = confusion_soft(p, onehot, batch=False)
+    tp, fp, fn = confusion_soft(probs, onehot, batch=False)
     ti = (tp + EPS) / (tp + delta * fn + (1 - delta) * fp + EPS)
     back_t = (1 - ti) if asymmetric else (1 - ti).clamp_min(EPS) ** (1 - gamma)
     fore_t = (1 - ti).clamp_min(EPS) ** (1 - gamma)
-    tversky_part = torch.where(fg.to(p.device), fore_t, back_t).mean()
+    tversky_part = torch.where(fg.to(probs.device), fore_t, back_t).mean()
     return lam * tversky_part + (1 - lam) * focal_part
 
 

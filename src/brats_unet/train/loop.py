@@ -42,7 +42,7 @@ class Trainer:
         self.split = self._split()
         torch.manual_seed(cfg.train.seed)
         self.model = build_model(cfg).to(self.device, memory_format=self._mf())
-        self.history: list[dict] = []
+        self.history: list[dict] = []  # before the scheduler: the poly lambda reads self.elapsed when built
         self.best, self.bad_epochs, self.elapsed, self.start_epoch = None, 0, 0.0, 0
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
         self.scheduler = self._scheduler()
