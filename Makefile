@@ -20,7 +20,10 @@ setup: $(BIN)/brats-unet
 demo: setup
 	$(BIN)/brats-unet demo
 
+# Lint and types first (seconds), then the tests; CI runs exactly this.
 test: setup
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q tests
 
 bench: setup

@@ -12,9 +12,9 @@ import statistics
 import torch
 
 from brats_unet.config import load_config
+from brats_unet.device import autocast, memory_format
 from brats_unet.losses import build_loss
 from brats_unet.models import ARCHITECTURES, build_model
-from brats_unet.models.apply import autocast, memory_format
 
 SHAPES = {2: (32, 4, 240, 240), 3: (2, 4, 128, 128, 128)}  # native BraTS slices; nnU-Net's 3D patch size
 
@@ -51,10 +51,11 @@ def main() -> None:
         for arch in ARCHITECTURES:
             cfg = load_config(overrides=[f"model.arch={arch}", f"model.spatial_dims={dims}",
                                          "data.modalities=[flair,t1,t1ce,t2]", "model.norm=instance"])
-            model = build_model(cfg).cuda().to(memory_format=memory_format(dims, True))
+            model = build_model(cfg.model, cfg.in_channels, cfg.num_classes).cuda()
+            model = model.to(memory_format=memory_format(dims, True))
             x = torch.randn(shape, device="cuda").contiguous(memory_format=memory_format(dims, True))
             y = torch.randint(0, 4, (shape[0], *shape[2:]), device="cuda")
-            loss_fn = build_loss(cfg)
+            loss_fn = build_loss(cfg.loss)
             t = {p: step_time(model, loss_fn, x, y, p) for p in ("fp32", "bf16", "fp16")}
             print(f"| {arch} | {dims}D | {'x'.join(map(str, shape[1:]))} ({shape[0]}) | {t['fp32']:.4f} | "
                   f"{t['bf16']:.4f} | {t['fp16']:.4f} | {t['fp32'] / t['bf16']:.2f}x | {t['fp32'] / t['fp16']:.2f}x |",

@@ -13,9 +13,8 @@ import torch
 from torch import nn
 
 from brats_unet.config import load_config
+from brats_unet.device import autocast, cpu_has_fast_bf16, memory_format
 from brats_unet.models import ARCHITECTURES, build_model
-from brats_unet.models.apply import autocast, memory_format
-from brats_unet.train.precision import cpu_has_fast_bf16
 from common import best_of
 
 
@@ -53,18 +52,21 @@ def step_time(model, x, precision="fp32", channels_last=False, repeat=3) -> floa
 def main(skip_3d: bool) -> None:
     torch.manual_seed(0)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, fast bf16: {cpu_has_fast_bf16()}")
-    print("| arch | dims | input | params | GFLOP fwd / sample | fwd+bwd s (fp32) | fwd+bwd s (bf16+CL) | bf16 speed-up |")
+    print("| arch | dims | input | params | GFLOP fwd / sample | fwd+bwd s (fp32) | fwd+bwd s (bf16+CL) "
+          "| bf16 speed-up |")
     print("|---|---|---|---|---|---|---|---|")
     for dims, shape in [(2, (16, 2, 128, 128)), (3, (1, 2, 96, 96, 96))]:
         if dims == 3 and skip_3d:
             continue
         for arch in ARCHITECTURES:
-            model = build_model(load_config(overrides=[f"model.arch={arch}", f"model.spatial_dims={dims}"]))
+            cfg = load_config(overrides=[f"model.arch={arch}", f"model.spatial_dims={dims}"])
+            model = build_model(cfg.model, cfg.in_channels, cfg.num_classes)
             x = torch.randn(shape)
             params = sum(p.numel() for p in model.parameters())
             flops = forward_flops(model, x[:1])
             fp32 = step_time(model, x, "fp32", False, repeat=3 if dims == 2 else 1)
-            bf16 = step_time(model, x, "bf16", True, repeat=3 if dims == 2 else 1) if cpu_has_fast_bf16() else float("nan")
+            repeat = 3 if dims == 2 else 1
+            bf16 = step_time(model, x, "bf16", True, repeat=repeat) if cpu_has_fast_bf16() else float("nan")
             print(f"| {arch} | {dims}D | {'x'.join(map(str, shape[1:]))} (batch {shape[0]}) | {params / 1e6:.2f} M | "
                   f"{flops / 1e9:.2f} | {fp32:.3f} | {bf16:.3f} | {fp32 / bf16:.2f}x |", flush=True)
 

@@ -19,9 +19,10 @@ from monai.networks.nets import BasicUNet
 
 from brats_unet.config import load_config
 from brats_unet.data.discovery import discover_cases
+from brats_unet.evaluation.evaluate import brats_rows
+from brats_unet.evaluation.tables import summary_table
 from brats_unet.infer.predict import LoadedRun
-from brats_unet.metrics.scoring import summary_table, write_rows
-from brats_unet.report.evaluate import brats_rows
+from brats_unet.io import write_csv
 from brats_unet.train.loop import Trainer
 from common import require_sample
 from quality import write_leave_out_split
@@ -58,7 +59,7 @@ def main() -> None:
     run = LoadedRun(trainer.cfg, trainer.model.eval(), trainer.device, trainer.precision)
     cases = [c for c in discover_cases(sample) if c.case_id in set(trainer.split["test"])]
     rows = brats_rows(run, cases, trainer.cfg.eval.convention)
-    write_rows(rows, out / "per_case.csv")
+    write_csv(rows, out / "per_case.csv")
     print(summary_table(rows))
 
 

@@ -11,6 +11,13 @@ REPO = Path(__file__).resolve().parents[1]
 SAMPLE = Path(os.environ.get("BRATS_SAMPLE", REPO.parent / "shared" / "data" / "brats2018-sample"))
 
 
+def pytest_collection_modifyitems(items):
+    """Mark every test that reads the real sample (``-m real_sample`` / ``-m "not real_sample"`` select them)."""
+    for item in items:
+        if {"sample_dir", "sample_cache"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.real_sample)
+
+
 @pytest.fixture(scope="session")
 def sample_dir() -> Path:
     """The 16 real BraTS 2018 cases (read-only)."""
@@ -32,3 +39,4 @@ def sample_cache(sample_dir, tmp_path_factory):
 def _isolated_cache(tmp_path_factory, monkeypatch):
     """Never write into the user's ~/.cache from tests."""
     monkeypatch.setenv("BRATS_UNET_CACHE", str(tmp_path_factory.getbasetemp() / "default-cache"))
+

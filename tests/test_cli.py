@@ -12,7 +12,8 @@ def test_help_does_not_import_torch():
 
 def test_every_subcommand_is_registered():
     sub = next(a for a in build_parser()._actions if a.dest == "command")
-    assert set(sub.choices) == {"check", "prepare", "synth", "score", "train", "evaluate", "predict", "report", "demo", "study"}
+    assert set(sub.choices) == {"check", "prepare", "synth", "score", "train", "evaluate", "predict", "report",
+                                "demo", "study"}
 
 
 def test_user_errors_are_one_line_and_exit_2(tmp_path, capsys):

@@ -1,3 +1,6 @@
+import dataclasses
+import re
+
 import pytest
 
 from brats_unet.config import Config, ConfigError, from_dict, load_config, to_dict
@@ -34,7 +37,7 @@ def test_loss_short_forms_keep_other_loss_fields():
     ("data.size=100", "data.size"),
 ])
 def test_bad_values_raise_clear_errors(override, fragment):
-    with pytest.raises(ConfigError, match=fragment.replace("(", r"\(").replace("'", "'")):
+    with pytest.raises(ConfigError, match=re.escape(fragment)):
         load_config(overrides=[override])
 
 
@@ -46,7 +49,7 @@ def test_round_trip_through_dict():
 
 def test_config_is_frozen():
     cfg = load_config()
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.model.arch = "x"  # type: ignore[misc]
 
 
@@ -63,3 +66,40 @@ def test_paper_yaml_equals_the_defaults():
 
     paper = load_config(Path(__file__).resolve().parents[1] / "configs" / "paper.yaml")
     assert paper == load_config()
+
+
+@pytest.mark.parametrize("overrides, fragment", [
+    (["model.depth=8"], "data.size: 128 is not divisible by 2**model.depth = 256; use 256"),
+    (["data.size=120"], "data.size: 120 is not divisible by 2**model.depth = 16; use 128"),
+    (["model.spatial_dims=3", "data.patch_size=[96, 96, 40]"], "data.patch_size: [96, 96, 40] is not divisible by "
+     "2**model.depth = 16; use [96, 96, 48]"),
+    (["model.spatial_dims=4"], "model.spatial_dims: invalid value 4; options: 2, 3"),
+    (["loss.mode=region"], "did you mean 'regions'"),
+    (["data.labels=brats2024"], "options: auto, brats2020, brats2023, msd"),
+    (["loss.class_weights=[1, 2]"], "loss.class_weights: 2 values for 4 output channels"),
+    (["loss={dise: 1}"], "loss.terms.dise: invalid value 'dise'"),
+])
+def test_values_checked_at_load_name_the_key_and_a_fix(overrides, fragment):
+    with pytest.raises(ConfigError, match=re.escape(fragment)):
+        load_config(overrides=overrides)
+
+
+def test_depth_sets_the_spatial_multiple_everywhere():
+    cfg = load_config(overrides=["model.depth=5", "data.size=160"])
+    assert cfg.model.multiple == 32
+    assert load_config(overrides=["model.depth=5", "data.mode=crop"]).model.multiple == 32  # crop pads to it
+
+
+def test_choices_come_from_the_literal_annotations():
+    from brats_unet.brats import SCHEME_NAMES
+    from brats_unet.config import DataConfig, field_choices
+
+    assert field_choices(DataConfig, "labels") == ("auto", *SCHEME_NAMES)
+    assert field_choices(DataConfig, "mode") == ("resize", "native", "crop")
+
+
+def test_short_loss_forms_are_normalised_once_and_keep_the_section():
+    cfg = load_config(overrides=["loss.mode=regions", "loss=dice"])
+    assert cfg.loss.terms == {"dice": 1.0} and cfg.loss.mode == "regions"
+    cfg = load_config(overrides=["loss={dice: 1, ce: 2}", "loss.mode=regions"])
+    assert cfg.loss.terms == {"dice": 1.0, "ce": 2.0} and cfg.loss.mode == "regions"

@@ -1,3 +1,5 @@
 """brats-unet: U-Net-family brain-tumour segmentation on BraTS multimodal MRI."""
 
-__version__ = "0.1.0"
+from .version import __version__
+
+__all__ = ["__version__"]

@@ -2,6 +2,8 @@
 
 The defaults reproduce the case study's recipe (2D U-Net, FLAIR+T1ce, axial slices 5..149, 128x128,
 categorical cross-entropy, Adam 1e-3). Key names are a public contract documented in the README.
+Choices are ``Literal`` annotations, the one source of valid names: loading checks every value against
+them, and the model and loss registries are tested to hold exactly these names.
 """
 
 from __future__ import annotations
@@ -10,25 +12,35 @@ import dataclasses
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 import yaml
 
+from .brats import MODALITIES, Modality, SchemeName
 from .errors import ConfigError, closest
+from .io import atomic_write_text
 
-MODALITIES = ("flair", "t1", "t1ce", "t2")
+ArchName = Literal["unet", "residual_unet", "attention_unet"]
+ActivationName = Literal["relu", "prelu", "leaky_relu"]
+NormName = Literal["none", "batch", "instance", "group"]
+LossName = Literal["ce", "weighted_ce", "dice", "focal", "tversky", "focal_tversky", "combo", "unified_focal",
+                   "boundary"]
+LossMode = Literal["multiclass", "regions"]
+DeviceName = Literal["auto", "cpu", "cuda"]
+PrecisionName = Literal["auto", "fp32", "bf16", "amp", "fp16"]
+Convention = Literal["brats2020", "brats2023"]
 
 
 @dataclass(frozen=True)
 class DataConfig:
     """Which volumes to read and how to turn them into model inputs."""
 
-    modalities: tuple[str, ...] = ("flair", "t1ce")
+    modalities: tuple[Modality, ...] = ("flair", "t1ce")
     slices: tuple[int, int] = (5, 150)  # half-open axial range: indices 5..149, 145 slices
     size: int = 128
-    mode: str = "resize"  # resize | native | crop
-    normalize: str = "zscore"  # zscore (brain voxels) | max (X / max, the Kaggle notebook)
-    labels: str = "auto"  # auto | brats2020 | brats2023 | msd
+    mode: Literal["resize", "native", "crop"] = "resize"
+    normalize: Literal["zscore", "max"] = "zscore"  # zscore (brain voxels) | max (X / max, the Kaggle notebook)
+    labels: Literal["auto", SchemeName] = "auto"
     max_cases: Optional[int] = None
     split_fractions: tuple[float, float, float] = (0.6775, 0.2005, 0.1220)
     split_seed: int = 0
@@ -43,29 +55,41 @@ class DataConfig:
 class ModelConfig:
     """U-Net family; variants are values, never subclasses."""
 
-    arch: str = "unet"  # unet | residual_unet | attention_unet
-    spatial_dims: int = 2
+    arch: ArchName = "unet"
+    spatial_dims: Literal[2, 3] = 2
     in_channels: Optional[int] = None  # None: number of modalities
     num_classes: Optional[int] = None  # None: 4 (multiclass) or 3 (regions)
     base_features: int = 32
     depth: int = 4
-    activation: str = "relu"
-    norm: str = "none"
+    activation: ActivationName = "relu"
+    norm: NormName = "none"
     dropout: float = 0.2
-    dropout_at: str = "bottleneck"  # bottleneck | decoder | all
-    upsample: str = "interp"  # interp (2x up-sampling + 2x2 conv, the paper) | transpose
+    dropout_at: Literal["bottleneck", "decoder", "all"] = "bottleneck"
+    upsample: Literal["interp", "transpose"] = "interp"  # interp: 2x up-sampling + 2x2 conv (the paper)
     deep_supervision: bool = False
+
+    @property
+    def multiple(self) -> int:
+        """Spatial sizes the network accepts are multiples of this (one halving per level)."""
+        return int(2**self.depth)
+
+
+DEFAULT_MULTIPLE = 2**ModelConfig.depth  # the spatial multiple of the default network (depth 4: 16)
 
 
 @dataclass(frozen=True)
 class LossConfig:
-    """A weighted sum of registered losses; ``loss: ce`` or ``loss: {dice: 1, ce: 1}`` set ``terms``."""
+    """A weighted sum of registered losses; ``loss: ce`` or ``loss: {dice: 1, ce: 1}`` set ``terms``.
 
-    terms: dict[str, float] = field(default_factory=lambda: {"ce": 1.0})
-    mode: str = "multiclass"  # multiclass (softmax, 4 classes) | regions (sigmoid WT/TC/ET)
-    include_background: bool = True
+    ``include_background`` and ``class_weights`` left at None use each loss's own default; set, they go
+    to every term that takes them, and naming them for losses that would ignore them is an error.
+    """
+
+    terms: dict[LossName, float] = field(default_factory=lambda: {"ce": 1.0})
+    mode: LossMode = "multiclass"  # multiclass (softmax, 4 classes) | regions (sigmoid WT/TC/ET)
+    include_background: Optional[bool] = None
     class_weights: Optional[tuple[float, ...]] = None
-    options: dict[str, dict[str, Any]] = field(default_factory=dict)  # per-loss keyword arguments
+    options: dict[LossName, dict[str, Any]] = field(default_factory=dict)  # per-loss keyword arguments
 
 
 @dataclass(frozen=True)
@@ -77,13 +101,13 @@ class TrainConfig:
     batch_size: int = 16
     lr: float = 1e-3
     weight_decay: float = 0.0
-    schedule: str = "none"  # none | plateau | poly
+    schedule: Literal["none", "plateau", "poly"] = "none"
     early_stopping: Optional[int] = None  # patience in epochs on `monitor`
-    monitor: str = "val_loss"  # val_loss | val_dice (mean WT/TC/ET)
+    monitor: Literal["val_loss", "val_dice"] = "val_loss"  # val_dice: mean of WT/TC/ET
     seed: int = 0
-    device: str = "auto"  # auto | cpu | cuda
+    device: DeviceName = "auto"
     num_workers: int = 0
-    precision: str = "auto"  # auto | fp32 | bf16 | amp | fp16 (CUDA only)
+    precision: PrecisionName = "auto"  # fp16: CUDA only
     channels_last: bool = True
     max_minutes: Optional[float] = None
     val_max_cases: Optional[int] = None
@@ -93,7 +117,7 @@ class TrainConfig:
 class EvalConfig:
     """Evaluation and inference settings."""
 
-    convention: str = "brats2020"  # empty-mask convention: brats2020 | brats2023
+    convention: Convention = "brats2020"  # empty-mask convention
     batch_size: int = 32
     overlap: float = 0.5  # sliding-window overlap for 3D
     tta: bool = False
@@ -109,21 +133,30 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
 
+    @property
+    def in_channels(self) -> int:
+        """Model input channels: explicit, or one per modality."""
+        return self.model.in_channels or len(self.data.modalities)
 
-CHOICES: dict[str, tuple] = {
-    "data.mode": ("resize", "native", "crop"),
-    "data.normalize": ("zscore", "max"),
-    "data.labels": ("auto", "brats2020", "brats2023", "msd"),
-    "model.spatial_dims": (2, 3),
-    "model.dropout_at": ("bottleneck", "decoder", "all"),
-    "model.upsample": ("interp", "transpose"),
-    "loss.mode": ("multiclass", "regions"),
-    "train.schedule": ("none", "plateau", "poly"),
-    "train.monitor": ("val_loss", "val_dice"),
-    "train.precision": ("auto", "fp32", "bf16", "amp", "fp16"),
-    "train.device": ("auto", "cpu", "cuda"),
-    "eval.convention": ("brats2020", "brats2023"),
-}
+    @property
+    def num_classes(self) -> int:
+        """Model output channels: explicit, or 4 classes (multiclass) / 3 regions (regions mode)."""
+        return self.model.num_classes or (3 if self.loss.mode == "regions" else 4)
+
+
+def choices(tp: Any) -> tuple | None:
+    """The values a ``Literal`` annotation allows (nested Literals flattened), or None for other types."""
+    if typing.get_origin(tp) is not Literal:
+        return None
+    out: list = []
+    for arg in typing.get_args(tp):
+        out += list(choices(arg) or (arg,))
+    return tuple(out)
+
+
+def field_choices(cls: type, name: str) -> tuple:
+    """The choices of one Literal-typed dataclass field (used for argparse ``choices``)."""
+    return choices(typing.get_type_hints(cls)[name]) or ()
 
 
 def _coerce(value: Any, tp: Any, key: str) -> Any:
@@ -142,11 +175,17 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     if origin is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"{key}: expected a mapping, got {value!r}")
-        return {str(k): _coerce(v, args[1], f"{key}.{k}") for k, v in value.items()}
+        return {_coerce(str(k), args[0], f"{key}.{k}"): _coerce(v, args[1], f"{key}.{k}") for k, v in value.items()}
     return _coerce_scalar(value, tp, key)
 
 
 def _coerce_scalar(value: Any, tp: Any, key: str) -> Any:
+    options = choices(tp)
+    if options is not None:
+        if any(value == o and type(value) is type(o) for o in options):
+            return value
+        opts = ", ".join(map(str, options))
+        raise ConfigError(f"{key}: invalid value {value!r}; options: {opts}{closest(str(value), map(str, options))}")
     if tp is Any:
         return value
     if tp is bool:
@@ -176,30 +215,21 @@ def _build(cls: type, raw: dict, prefix: str) -> Any:
         if key not in names:
             raise ConfigError(f"unknown config key '{path}'{closest(key, names)}; valid: {', '.join(names)}")
         tp = hints[key]
-        if dataclasses.is_dataclass(tp):
-            kwargs[key] = _build(tp, value, path + ".")
-        else:
-            kwargs[key] = _coerce(value, tp, path)
-            _check_choice(path, kwargs[key])
+        nested = isinstance(tp, type) and dataclasses.is_dataclass(tp)
+        kwargs[key] = _build(tp, value, path + ".") if nested else _coerce(value, tp, path)
     return cls(**kwargs)
 
 
-def _check_choice(path: str, value: Any) -> None:
-    options = CHOICES.get(path)
-    if options is not None and value not in options:
-        opts = ", ".join(map(str, options))
-        raise ConfigError(f"{path}: invalid value {value!r}; options: {opts}{closest(str(value), map(str, options))}")
+LOSS_FIELDS = tuple(f.name for f in dataclasses.fields(LossConfig))
 
 
-def _normalise_loss(value: Any, current: dict | None = None) -> dict:
-    """Accept ``loss: ce``, ``loss: {dice: 1, ce: 1}`` or the full mapping; return the full mapping."""
-    base = _normalise_loss(current) if current else {}
+def loss_section(value: Any) -> dict:
+    """The one normalisation of the ``loss`` section: ``ce`` and ``{dice: 1, ce: 1}`` are short for
+    ``{terms: ...}``; a full mapping is returned as it is."""
     if isinstance(value, str):
-        return {**base, "terms": {value: 1.0}}
-    if isinstance(value, dict) and value and not set(value) & {f.name for f in dataclasses.fields(LossConfig)}:
-        return {**base, "terms": dict(value)}
+        return {"terms": {value: 1.0}}
     if isinstance(value, dict):
-        return {**base, **value}
+        return dict(value) if set(value) & set(LOSS_FIELDS) or not value else {"terms": dict(value)}
     raise ConfigError(f"loss: expected a loss name or a mapping of names to weights, got {value!r}")
 
 
@@ -225,12 +255,12 @@ def apply_overrides(raw: dict, overrides: typing.Iterable[str]) -> dict:
 
 
 def set_dotted(raw: dict, path: list[str], value: Any) -> None:
-    """Set ``raw[path[0]][path[1]]... = value``; ``loss`` accepts the short forms."""
-    if path == ["loss"]:
-        raw["loss"] = _normalise_loss(value, raw.get("loss"))
-        return
-    if path[0] == "loss" and raw.get("loss"):
-        raw["loss"] = _normalise_loss(raw["loss"])  # `loss: ce` becomes a section before `loss.mode=...`
+    """Set ``raw[path[0]][path[1]]... = value``; ``loss=ce`` replaces the terms and keeps the other loss keys."""
+    if path[0] == "loss":
+        raw["loss"] = loss_section(raw.get("loss") or {})
+        if path == ["loss"]:
+            raw["loss"].update(loss_section(value))
+            return
     node = raw
     for part in path[:-1]:
         child = node.setdefault(part, {})
@@ -264,7 +294,7 @@ def from_dict(raw: dict) -> Config:
     """Build and validate a Config from a raw mapping (as read from YAML)."""
     raw = _deep_copy(raw)
     if "loss" in raw:
-        raw["loss"] = _normalise_loss(raw["loss"])
+        raw["loss"] = loss_section(raw["loss"])
     cfg = _build(Config, raw, "")
     validate(cfg)
     return cfg
@@ -274,12 +304,9 @@ def load_config(path: str | Path | None = None, overrides: typing.Iterable[str] 
     """Load defaults <- YAML file <- ``--set`` overrides, then validate.
 
     Raises:
-        ConfigError: unknown key, wrong type, value out of range, unknown registry name.
+        ConfigError: unknown key, wrong type, value out of range or not among the choices.
     """
-    raw = read_yaml(path) if path else {}
-    if "loss" in raw:
-        raw["loss"] = _normalise_loss(raw["loss"])
-    return from_dict(apply_overrides(raw, overrides))
+    return from_dict(apply_overrides(read_yaml(path) if path else {}, overrides))
 
 
 def to_dict(cfg: Config) -> dict:
@@ -296,23 +323,18 @@ def _listify(obj: Any) -> Any:
 
 
 def validate(cfg: Config) -> None:
-    """Cross-field and range checks, plus registry names (imported lazily: config stays light)."""
+    """Cross-field and range checks (types and choices were checked while building)."""
     d, m, t = cfg.data, cfg.model, cfg.train
-    for mod in d.modalities:
-        if mod not in MODALITIES:
-            raise ConfigError(f"data.modalities: unknown modality '{mod}'; options: {', '.join(MODALITIES)}{closest(mod, MODALITIES)}")
     if not d.modalities or len(set(d.modalities)) != len(d.modalities):
-        raise ConfigError(f"data.modalities: need distinct modalities, got {list(d.modalities)}")
+        raise ConfigError(f"data.modalities: need distinct modalities among {', '.join(MODALITIES)}, "
+                          f"got {list(d.modalities)}")
     if not 0 <= d.slices[0] < d.slices[1]:
         raise ConfigError(f"data.slices: need 0 <= start < stop, got {list(d.slices)}")
-    _positive(d.size, "data.size", 2 ** m.depth)
-    if d.size % 2**m.depth:
-        raise ConfigError(f"data.size: {d.size} is not divisible by 2**model.depth = {2**m.depth}; "
-                          f"use {-(-d.size // 2**m.depth) * 2**m.depth}")
-    _positive(m.depth, "model.depth", 1)
-    _positive(m.base_features, "model.base_features", 1)
-    _positive(t.epochs, "train.epochs", 1)
-    _positive(t.batch_size, "train.batch_size", 1)
+    _at_least(m.depth, "model.depth", 1)
+    _at_least(m.base_features, "model.base_features", 1)
+    _at_least(t.epochs, "train.epochs", 1)
+    _at_least(t.batch_size, "train.batch_size", 1)
+    _validate_multiples(cfg)
     if d.max_cases is not None and d.max_cases < 3:
         raise ConfigError(f"data.max_cases: need at least 3 cases (train/val/test), got {d.max_cases}")
     if abs(sum(d.split_fractions) - 1) > 1e-6 or min(d.split_fractions) < 0:
@@ -321,40 +343,40 @@ def validate(cfg: Config) -> None:
         raise ConfigError("model.dropout must be in [0, 1) and data.oversample in [0, 1]")
     if t.lr <= 0:
         raise ConfigError(f"train.lr: must be positive, got {t.lr}")
-    _validate_names(cfg)
+    _validate_loss(cfg)
 
 
-def _positive(value: int, key: str, minimum: int) -> None:
+def _at_least(value: int, key: str, minimum: int) -> None:
     if value < minimum:
         raise ConfigError(f"{key}: must be >= {minimum}, got {value}")
 
 
-def _validate_names(cfg: Config) -> None:
-    from .errors import look_up
-    from .losses.registry import LOSSES
-    from .models.registry import ACTIVATIONS, ARCHITECTURES, NORMS
+def _validate_multiples(cfg: Config) -> None:
+    """Sizes the network sees must be multiples of 2**model.depth; name the key and a value that works."""
+    step = cfg.model.multiple
+    if cfg.data.mode == "resize" and cfg.data.size % step:
+        raise ConfigError(f"data.size: {cfg.data.size} is not divisible by 2**model.depth = {step}; "
+                          f"use {-(-cfg.data.size // step) * step} or lower model.depth")
+    if cfg.model.spatial_dims == 3:
+        bad = [p for p in cfg.data.patch_size if p % step]
+        if bad:
+            fix = [-(-p // step) * step for p in cfg.data.patch_size]
+            raise ConfigError(f"data.patch_size: {list(cfg.data.patch_size)} is not divisible by 2**model.depth = "
+                              f"{step}; use {fix} or lower model.depth")
+    if cfg.data.mode in ("native", "crop") and step > 256:
+        raise ConfigError(f"model.depth: {cfg.model.depth} halves a {cfg.data.mode} slice below one voxel; "
+                          "use model.depth <= 8")
 
-    look_up(cfg.model.arch, ARCHITECTURES, "model.arch")
-    look_up(cfg.model.activation, ACTIVATIONS, "model.activation")
-    look_up(cfg.model.norm, NORMS, "model.norm")
-    if not cfg.loss.terms:
+
+def _validate_loss(cfg: Config) -> None:
+    lc = cfg.loss
+    if not lc.terms:
         raise ConfigError("loss: name at least one loss, e.g. loss=ce")
-    for name in list(cfg.loss.terms) + list(cfg.loss.options):
-        look_up(name, LOSSES, "loss")
-
-
-def in_channels(cfg: Config) -> int:
-    """Model input channels: explicit, or one per modality."""
-    return cfg.model.in_channels or len(cfg.data.modalities)
-
-
-def num_classes(cfg: Config) -> int:
-    """Model output channels: explicit, or 4 classes (multiclass) / 3 regions (regions mode)."""
-    return cfg.model.num_classes or (3 if cfg.loss.mode == "regions" else 4)
+    if lc.class_weights is not None and len(lc.class_weights) != cfg.num_classes:
+        raise ConfigError(f"loss.class_weights: {len(lc.class_weights)} values for {cfg.num_classes} output "
+                          f"channels ({lc.mode} mode); give {cfg.num_classes}")
 
 
 def save_yaml(data: Any, path: str | Path) -> None:
     """Write YAML atomically (temp file, then rename)."""
-    from .io import atomic_write_text
-
     atomic_write_text(Path(path), yaml.safe_dump(data, sort_keys=False))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
 import os
 import tempfile
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Optional
 
 
 @contextlib.contextmanager
@@ -49,3 +51,18 @@ def write_json(path: str | Path, data: Any) -> None:
 def read_json(path: str | Path) -> Any:
     """Read a JSON file."""
     return json.loads(Path(path).read_text())
+
+
+def write_csv(rows: list[dict], path: str | Path, columns: Optional[Sequence[str]] = None) -> None:
+    """Write dict rows as CSV atomically (columns: the given ones, else the first row's keys)."""
+    columns = list(columns or rows[0])
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def read_csv(path: str | Path) -> list[dict[str, str]]:
+    """CSV rows as dicts of strings."""
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
+from brats_unet.brats import BRATS2020, BRATS2023, MSD, get_scheme, region_masks
 from brats_unet.data.discovery import case_from_files, discover_cases
-from brats_unet.data.labels import BRATS2020, BRATS2023, MSD, get_scheme, region_masks
 from brats_unet.data.volumes import read_modalities, read_seg
 from brats_unet.errors import ConfigError, DataError
 

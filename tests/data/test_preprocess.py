@@ -19,7 +19,7 @@ def test_paper_cache_on_real_sample(sample_cache, sample_dir):
         assert image.shape == (2, 145, 128, 128) and image.dtype == np.float16
         assert seg.shape == (145, 128, 128) and seg.dtype == np.uint8
         assert set(np.unique(seg)) <= {0, 1, 2, 3}
-        assert meta["slices"] == [5, 150] and meta["shape"] == [240, 240, 155]
+        assert meta.slices == (5, 150) and meta.shape == (240, 240, 155)
         for c in range(2):
             brain = image[c][image[c] != 0].astype(np.float64)
             assert abs(brain.mean()) < 0.1 and abs(brain.std() - 1) < 0.1
@@ -50,7 +50,7 @@ def test_native_and_crop_invert_exactly(sample_dir, mode):
     case = discover_cases(sample_dir)[3]
     cfg = DataConfig(mode=mode, modalities=("flair",))
     prep = preprocess_case(case, cfg)
-    h, w = prep.meta["size"]
+    h, w = prep.meta.size
     assert h % 16 == 0 and w % 16 == 0 and prep.image.shape[2:] == (h, w)
     if mode == "crop":
         assert h * w < 240 * 240
@@ -103,7 +103,8 @@ def test_interrupted_build_leaves_no_partial_case(sample_dir, tmp_path, monkeypa
 def test_prepare_cli_from_readme(sample_dir, tmp_path, capsys):
     from brats_unet.cli import main
 
-    rc = main(["prepare", str(sample_dir), "--out", str(tmp_path), "--set", "data.max_cases=3", "--set", "data.size=64"])
+    rc = main(["prepare", str(sample_dir), "--out", str(tmp_path), "--set", "data.max_cases=3",
+               "--set", "data.size=64"])
     assert rc == 0 and "3 case(s) cached" in capsys.readouterr().out
 
 

@@ -7,14 +7,20 @@ import torch
 
 from brats_unet.config import load_config
 from brats_unet.errors import ConfigError
-from brats_unet.losses import LOSSES, build_loss
+from brats_unet.losses import LOSSES, build_loss, check_loss_config
 from brats_unet.losses import functional as L
 from brats_unet.losses.boundary import BoundaryLoss, signed_distance
 from brats_unet.losses.core import region_targets
+from brats_unet.losses.registry import make_term
 
 LN2 = math.log(2)
-FUNCS = {k: v for k, v in LOSSES.items() if k != "boundary"}
+FUNCS = sorted(k for k in LOSSES if k != "boundary")
 DICE_LIKE = ("dice", "tversky", "focal_tversky")
+
+
+def term(name, mode="multiclass", **options):
+    """A registry entry built as the config would build it."""
+    return make_term(name, mode, options)
 
 
 def _half():
@@ -22,19 +28,19 @@ def _half():
     return torch.zeros(1, 2, 1, 2, dtype=torch.float64), torch.tensor([[[0, 1]]])
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("ce", LN2),
-    ("dice", 0.5),
-    ("focal", 0.25 * LN2),
-    ("tversky", 0.5),
-    ("focal_tversky", 0.5**0.75),
-    ("combo", 0.25 * LN2 + 0.25),
-    ("unified_focal", 0.5 * (0.5 + 0.5**0.5) / 2 + 0.5 * (0.4 * 0.5**0.5 + 0.6) * LN2 / 2),
-    ("unified_focal_symmetric", 0.5 * 0.5**0.5 + 0.5 * (0.4 * 0.5**0.5 + 0.6 * 0.5**0.5) * LN2 / 2),
+@pytest.mark.parametrize("name, options, expected", [
+    ("ce", {}, LN2),
+    ("dice", {}, 0.5),
+    ("focal", {}, 0.25 * LN2),
+    ("tversky", {}, 0.5),
+    ("focal_tversky", {}, 0.5**0.75),
+    ("combo", {}, 0.25 * LN2 + 0.25),
+    ("unified_focal", {}, 0.5 * (0.5 + 0.5**0.5) / 2 + 0.5 * (0.4 * 0.5**0.5 + 0.6) * LN2 / 2),
+    ("unified_focal", {"asymmetric": False}, 0.5 * 0.5**0.5 + 0.5 * (0.4 * 0.5**0.5 + 0.6 * 0.5**0.5) * LN2 / 2),
 ])
-def test_hand_computed_values(name, expected):
+def test_hand_computed_values(name, options, expected):
     x, y = _half()
-    assert float(LOSSES[name](x, y)) == pytest.approx(expected, rel=1e-4)
+    assert float(term(name, **options)(x, y)) == pytest.approx(expected, rel=1e-4)
 
 
 def test_weighted_ce_and_class_weights():
@@ -59,10 +65,10 @@ def _perfect(mode, dims):
 
 @pytest.mark.parametrize("mode", ["multiclass", "regions"])
 @pytest.mark.parametrize("dims", [2, 3])
-@pytest.mark.parametrize("name", sorted(FUNCS))
+@pytest.mark.parametrize("name", FUNCS)
 def test_perfect_prediction_and_gradcheck(name, mode, dims):
     logits, y = _perfect(mode, dims)
-    value = float(FUNCS[name](logits, y, mode=mode))
+    value = float(term(name, mode)(logits, y))
     assert math.isfinite(value)
     if name in DICE_LIKE:
         assert value == pytest.approx(0.0, abs=1e-6)
@@ -70,7 +76,7 @@ def test_perfect_prediction_and_gradcheck(name, mode, dims):
         assert value < 1e-3
     x = torch.randn(2, logits.shape[1], *([3] * dims), dtype=torch.float64, requires_grad=True)
     yy = torch.randint(0, 4, (2,) + (3,) * dims)
-    assert torch.autograd.gradcheck(lambda t: FUNCS[name](t, yy, mode=mode), (x,), eps=1e-6, atol=1e-5)
+    assert torch.autograd.gradcheck(lambda t: term(name, mode)(t, yy), (x,), eps=1e-6, atol=1e-5)
 
 
 def test_include_background_changes_dice():
@@ -86,7 +92,8 @@ def test_against_monai():
     for batch in (True, False):
         ref = monai.DiceLoss(softmax=True, to_onehot_y=True, batch=batch, smooth_nr=1e-5, smooth_dr=1e-5)(x, yy)
         assert float(L.dice(x, y, batch=batch)) == pytest.approx(float(ref), abs=1e-5)
-    ref = monai.DiceLoss(softmax=True, to_onehot_y=True, include_background=False, smooth_nr=1e-5, smooth_dr=1e-5, batch=True)(x, yy)
+    ref = monai.DiceLoss(softmax=True, to_onehot_y=True, include_background=False, smooth_nr=1e-5, smooth_dr=1e-5,
+                         batch=True)(x, yy)
     assert float(L.dice(x, y, include_background=False)) == pytest.approx(float(ref), abs=1e-5)
     ref = monai.TverskyLoss(softmax=True, to_onehot_y=True, alpha=0.3, beta=0.7, batch=True)(x, yy)
     assert float(L.tversky(x, y)) == pytest.approx(float(ref), abs=1e-5)
@@ -122,7 +129,7 @@ def test_boundary_schedule_and_value():
 
 def test_build_loss_weighted_sum_and_deep_supervision():
     cfg = load_config(overrides=["loss={dice: 1.0, ce: 0.5}"])
-    loss = build_loss(cfg)
+    loss = build_loss(cfg.loss)
     x, y = torch.randn(2, 4, 8, 8), torch.randint(0, 4, (2, 8, 8))
     assert float(loss(x, y)) == pytest.approx(float(L.dice(x, y) + 0.5 * L.cross_entropy(x, y)), rel=1e-5)
     aux = torch.randn(2, 4, 4, 4)
@@ -133,20 +140,66 @@ def test_build_loss_weighted_sum_and_deep_supervision():
 
 def test_build_loss_options_and_errors():
     cfg = load_config(overrides=["loss=boundary", "loss.options={boundary: {region: tversky, alpha_step: 0.1}}"])
-    term = build_loss(cfg).terms["boundary"][1]
-    assert term.alpha_step == 0.1
+    boundary = build_loss(cfg.loss).terms["boundary"][1]
+    assert boundary.alpha_step == 0.1
     with pytest.raises(ConfigError, match="did you mean 'gamma'"):
-        build_loss(load_config(overrides=["loss=focal", "loss.options={focal: {gama: 1}}"]))
+        build_loss(load_config(overrides=["loss=focal", "loss.options={focal: {gama: 1}}"]).loss)
 
 
-@pytest.mark.parametrize("name", ["combo", "unified_focal", "unified_focal_symmetric"])
+@pytest.mark.parametrize("overrides, message", [
+    (["loss=ce", "loss.include_background=false"], "loss.include_background: none of the losses ce use it"),
+    (["loss=combo", "loss.class_weights=[1, 1, 1, 1]"], "loss.class_weights: none of the losses combo use it"),
+    (["loss=dice", "loss.mode=regions", "loss.include_background=false"], "regions mode has no background"),
+    (["loss=unified_focal", "loss.options={unified_focal: {include_background: false}}"],
+     "loss.options.unified_focal: unknown option 'include_background'"),
+    (["loss=ce", "loss.options={dice: {smooth: 1}}"], "loss.options.dice: 'dice' is not one of the loss terms"),
+    (["loss=boundary", "loss.options={boundary: {region: ce}}", "loss.include_background=false"],
+     "boundary region loss 'ce': unknown option 'include_background'"),
+])
+def test_options_a_loss_would_ignore_are_refused(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        check_loss_config(load_config(overrides=overrides).loss)
+
+
+def test_shared_options_reach_the_terms_that_take_them():
+    cfg = load_config(overrides=["loss={dice: 1, ce: 1}", "loss.include_background=false"]).loss
+    x, y = torch.randn(2, 4, 8, 8), torch.randint(0, 4, (2, 8, 8))
+    expected = L.dice(x, y, include_background=False) + L.cross_entropy(x, y)
+    assert float(build_loss(cfg)(x, y)) == pytest.approx(float(expected), rel=1e-6)
+
+
+@pytest.mark.parametrize("name, options", [("combo", {}), ("unified_focal", {}),
+                                           ("unified_focal", {"asymmetric": False})])
 @pytest.mark.parametrize("mode", ["multiclass", "regions"])
-def test_saturated_wrong_logits_keep_a_gradient(name, mode):
+def test_saturated_wrong_logits_keep_a_gradient(name, options, mode):
     """A confidently wrong, saturated softmax/sigmoid must still be pushed back (clamping p would stop it)."""
     y = torch.tensor([[[1, 3]]])
     x = torch.full((1, 4 if mode == "multiclass" else 3, 1, 2), -200.0)
     x[:, 0] = 200.0  # everything saturated towards the wrong answer (background / no region)
     x.requires_grad_(True)
-    loss = LOSSES[name](x, y, mode=mode)
+    loss = term(name, mode, **options)(x, y)
     loss.backward()
     assert torch.isfinite(loss) and torch.isfinite(x.grad).all() and x.grad.abs().max() > 1e-3
+
+
+def test_loss_registry_holds_exactly_the_config_choices():
+    import typing
+
+    from brats_unet.config import LossConfig, choices
+
+    key_type = typing.get_args(typing.get_type_hints(LossConfig)["terms"])[0]
+    assert set(LOSSES) == set(choices(key_type))
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_every_registry_entry_is_a_factory_of_the_same_shape(name):
+    """factory(mode, **options) -> callable(logits, target) -> scalar, for every entry (boundary included)."""
+    import inspect
+
+    params = inspect.signature(LOSSES[name]).parameters
+    assert list(params)[0] == "mode"
+    assert all(p.default is not inspect.Parameter.empty for p in list(params.values())[1:])
+    for mode, k in (("multiclass", 4), ("regions", 3)):
+        fn = LOSSES[name](mode=mode)
+        value = fn(torch.randn(2, k, 8, 8), torch.randint(0, 4, (2, 8, 8)))
+        assert value.dim() == 0 and torch.isfinite(value)

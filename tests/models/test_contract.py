@@ -24,7 +24,8 @@ CASES = list(itertools.product(sorted(ARCHITECTURES), (2, 3), range(len(OPTIONS)
 def _model(arch, dims, opts):
     sets = [f"model.arch={arch}", f"model.spatial_dims={dims}", "model.base_features=4", "model.depth=3",
             "data.size=32"] + [f"{k}={v}" for k, v in opts.items()]
-    return build_model(load_config(overrides=sets))
+    cfg = load_config(overrides=sets)
+    return build_model(cfg.model, cfg.in_channels, cfg.num_classes)
 
 
 def _input(dims, batch=2):
@@ -120,8 +121,19 @@ def expected_params(cin=2, classes=4, base=32, depth=4, dims=2):
 
 
 def test_default_parameter_count_matches_formula():
-    model = build_model(load_config())
+    cfg = load_config()
+    model = build_model(cfg.model, cfg.in_channels, cfg.num_classes)
     n = sum(p.numel() for p in model.parameters())
     assert n == expected_params() == 7_759_908
     n3 = sum(p.numel() for p in _model("unet", 3, {}).parameters())
     assert n3 == expected_params(base=4, depth=3, dims=3)
+
+
+def test_registries_hold_exactly_the_config_choices():
+    """The config's Literal annotations are the one list of names; the registries implement exactly those."""
+    from brats_unet.config import ModelConfig, field_choices
+    from brats_unet.models import ACTIVATIONS, NORMS
+
+    assert set(ARCHITECTURES) == set(field_choices(ModelConfig, "arch"))
+    assert set(ACTIVATIONS) == set(field_choices(ModelConfig, "activation"))
+    assert set(NORMS) == set(field_choices(ModelConfig, "norm"))

@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from brats_unet.config import load_config
+from brats_unet.device import resolve_precision
 from brats_unet.errors import ConfigError
+from brats_unet.runs.folder import read_metrics
 from brats_unet.train.loop import Trainer, train
-from brats_unet.train.precision import resolve_precision
-from brats_unet.train.rundir import read_metrics
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 

@@ -1,8 +1,9 @@
 """The preprocessed-slice cache: one folder per preprocessing config, one sub-folder per case.
 
 ``<cache_root>/<key>/<case_id>/{image.npy, seg.npy, meta.json}``; ``key`` hashes the preprocessing
-fields and the data root, so a changed config builds a new cache. Each case is written into a hidden
-temporary folder and renamed into place, so an interrupted build never leaves a half-written case.
+fields, the spatial multiple (crop/native) and the data root, so a changed config builds a new cache.
+Each case is written into a hidden temporary folder and renamed into place, so an interrupted build
+never leaves a half-written case.
 Arrays are memory-mapped on read.
 """
 
@@ -19,11 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import DataConfig
+from ..config import DEFAULT_MULTIPLE, DataConfig
 from ..errors import DataError
 from ..io import read_json, write_json
 from .discovery import Case, discover_cases
-from .preprocess import preprocess_case
+from .preprocess import CaseMeta, preprocess_case
 
 PREPROCESS_VERSION = 1
 KEY_FIELDS = ("modalities", "slices", "size", "mode", "normalize", "labels")
@@ -34,9 +35,16 @@ def default_cache_root() -> Path:
     return Path(os.environ.get("BRATS_UNET_CACHE", Path.home() / ".cache" / "brats-unet"))
 
 
-def cache_key(cfg: DataConfig, data_root: str | Path) -> str:
-    """Short hash of the preprocessing fields, the preprocessing version and the data root."""
+def _key_fields(cfg: DataConfig, multiple: int) -> dict:
     fields = {k: v for k, v in dataclasses.asdict(cfg).items() if k in KEY_FIELDS}
+    if cfg.mode != "resize" and multiple != DEFAULT_MULTIPLE:  # the default keeps the keys caches were built with
+        fields["multiple"] = multiple
+    return fields
+
+
+def cache_key(cfg: DataConfig, data_root: str | Path, multiple: int = DEFAULT_MULTIPLE) -> str:
+    """Short hash of the preprocessing fields, the preprocessing version and the data root."""
+    fields = _key_fields(cfg, multiple)
     blob = json.dumps({"v": PREPROCESS_VERSION, "root": str(Path(data_root).resolve()), **fields}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -48,9 +56,9 @@ class SliceCache:
         self.path = Path(path)
         self.case_ids = list(case_ids)
 
-    def meta(self, case_id: str) -> dict:
+    def meta(self, case_id: str) -> CaseMeta:
         """The case's preprocessing metadata (shape, box, slices, tumour slices...)."""
-        return read_json(self.path / case_id / "meta.json")
+        return CaseMeta.from_json(read_json(self.path / case_id / "meta.json"))
 
     def image(self, case_id: str) -> np.ndarray:
         """Memory-mapped image, (C, S, H, W) float16."""
@@ -70,15 +78,15 @@ def _worker_init() -> None:
     torch.set_num_threads(1)  # one process per core; torch threads would oversubscribe
 
 
-def build_case(case: Case, cfg: DataConfig, dest: Path) -> str:
+def build_case(case: Case, cfg: DataConfig, dest: Path, multiple: int = DEFAULT_MULTIPLE) -> str:
     """Preprocess one case into ``dest/<case_id>`` atomically (temp folder + rename)."""
-    prepared = preprocess_case(case, cfg)
+    prepared = preprocess_case(case, cfg, multiple=multiple)
     tmp = Path(tempfile.mkdtemp(dir=dest, prefix=f".{case.case_id}."))
     try:
         np.save(tmp / "image.npy", prepared.image)
         if prepared.seg is not None:
             np.save(tmp / "seg.npy", prepared.seg)
-        write_json(tmp / "meta.json", prepared.meta)
+        write_json(tmp / "meta.json", prepared.meta.to_json())
         os.replace(tmp, dest / case.case_id)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -92,19 +100,22 @@ def select_cases(data_root: str | Path, cfg: DataConfig) -> list[Case]:
 
 
 def prepare_cache(data_root: str | Path, cfg: DataConfig, cache_root: str | Path | None = None,
-                  workers: int = 2, progress: bool = True) -> SliceCache:
-    """Build (or reuse) the cache for ``cfg`` over the cases of ``data_root``; return a reader."""
+                  workers: int = 2, progress: bool = True, multiple: int = DEFAULT_MULTIPLE) -> SliceCache:
+    """Build (or reuse) the cache for ``cfg`` over the cases of ``data_root``; return a reader.
+
+    ``multiple`` (``2**model.depth``) is what crop/native boxes are padded to.
+    """
     cases = select_cases(data_root, cfg)
-    root = Path(cache_root or cfg.cache_dir or default_cache_root()) / cache_key(cfg, data_root)
+    root = Path(cache_root or cfg.cache_dir or default_cache_root()) / cache_key(cfg, data_root, multiple)
     root.mkdir(parents=True, exist_ok=True)
-    write_json(root / "config.json", {k: v for k, v in dataclasses.asdict(cfg).items() if k in KEY_FIELDS}
+    write_json(root / "config.json", _key_fields(cfg, multiple)
                | {"data_root": str(Path(data_root).resolve()), "version": PREPROCESS_VERSION})
     todo = [c for c in cases if not (root / c.case_id / "meta.json").exists()]
-    _build_all(todo, cfg, root, workers, progress)
+    _build_all(todo, cfg, root, workers, progress, multiple)
     return SliceCache(root, [c.case_id for c in cases])
 
 
-def _build_all(todo: list[Case], cfg: DataConfig, root: Path, workers: int, progress: bool) -> None:
+def _build_all(todo: list[Case], cfg: DataConfig, root: Path, workers: int, progress: bool, multiple: int) -> None:
     if not todo:
         return
     from tqdm.auto import tqdm
@@ -112,11 +123,11 @@ def _build_all(todo: list[Case], cfg: DataConfig, root: Path, workers: int, prog
     bar = tqdm(total=len(todo), desc="prepare", unit="case", disable=not progress)
     if workers <= 1:
         for case in todo:
-            build_case(case, cfg, root)
+            build_case(case, cfg, root, multiple)
             bar.update()
     else:
         with ProcessPoolExecutor(max_workers=workers, initializer=_worker_init) as pool:
-            for fut in as_completed([pool.submit(build_case, c, cfg, root) for c in todo]):
+            for fut in as_completed([pool.submit(build_case, c, cfg, root, multiple) for c in todo]):
                 fut.result()
                 bar.update()
     bar.close()

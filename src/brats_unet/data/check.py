@@ -7,16 +7,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ..brats import AFFINE_TOL, MODALITIES, LabelScheme, get_scheme
 from ..errors import DataError
-from .discovery import Case, discover_cases
-from .labels import LabelScheme, get_scheme
+from .discovery import Case, Source, discover_cases
 from .volumes import open_image, read_array
 
-MODALITY_NAMES = ("flair", "t1", "t1ce", "t2")
-AFFINE_TOL = 1e-3
 
-
-def _check_volume(source, kind: str, scheme: LabelScheme) -> tuple[list[str], tuple | None, np.ndarray | None]:
+def _check_volume(source: Source, kind: str, scheme: LabelScheme) -> tuple[list[str], tuple | None, np.ndarray | None]:
     """Problems with one file, plus its shape and affine when readable."""
     try:
         affine = open_image(source).affine
@@ -39,7 +36,7 @@ def _check_volume(source, kind: str, scheme: LabelScheme) -> tuple[list[str], tu
 def check_case(case: Case, scheme_name: str = "auto") -> list[str]:
     """All problems found in one case, one line each naming the file."""
     scheme = case.scheme if scheme_name == "auto" else get_scheme(scheme_name)
-    problems = [f"case {case.case_id}: modality '{m}' missing" for m in MODALITY_NAMES if m not in case.images]
+    problems = [f"case {case.case_id}: modality '{m}' missing" for m in MODALITIES if m not in case.images]
     geometry: dict[str, tuple] = {}
     entries = [(m, s) for m, s in case.images.items()] + ([("seg", case.seg)] if case.seg else [])
     for kind, source in entries:

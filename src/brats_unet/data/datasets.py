@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ..config import DEFAULT_MULTIPLE
 from .cache import SliceCache
 
 
@@ -27,7 +28,7 @@ class SliceDataset(Dataset):
         self.slice_of = np.concatenate([np.arange(n) for n in counts]) if counts else np.zeros(0, int)
         offsets = np.cumsum([0] + counts[:-1])
         self.tumour_indices = np.concatenate(
-            [off + np.asarray(cache.meta(c)["tumour_slices"], dtype=int) for off, c in zip(offsets, self.case_ids)]
+            [off + np.asarray(cache.meta(c).tumour_slices, dtype=int) for off, c in zip(offsets, self.case_ids)]
         ) if counts else np.zeros(0, int)
 
     def __len__(self) -> int:
@@ -109,7 +110,8 @@ def _window(arr: np.ndarray, start: list[int], size: tuple[int, ...], lead: int)
     return np.pad(out, pad) if any(p != (0, 0) for p in pad) else out
 
 
-def collate_pad(batch: list[tuple[torch.Tensor, torch.Tensor]], multiple: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
+def collate_pad(batch: list[tuple[torch.Tensor, torch.Tensor]],
+                multiple: int = DEFAULT_MULTIPLE) -> tuple[torch.Tensor, torch.Tensor]:
     """Stack items into float32 images and int64 labels, zero-padding (background) to the largest size.
 
     Padding is needed for ``crop`` mode, whose slices differ in size between cases.

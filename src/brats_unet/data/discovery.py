@@ -17,12 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from ..brats import DASH_TOKENS, MSD_CHANNELS, REFERENCE_ORDER, UNDERSCORE_TOKENS, LabelScheme, get_scheme
 from ..errors import DataError
-from .labels import LabelScheme, get_scheme
-
-UNDERSCORE_TOKENS = {"flair": "flair", "t1": "t1", "t1ce": "t1ce", "t2": "t2", "seg": "seg"}
-DASH_TOKENS = {"t2f": "flair", "t1n": "t1", "t1c": "t1ce", "t2w": "t2", "seg": "seg"}
-MSD_CHANNELS = {"flair": 0, "t1": 1, "t1ce": 2, "t2": 3}
 
 
 @dataclass(frozen=True)
@@ -50,7 +46,7 @@ class Case:
     @property
     def reference(self) -> Path:
         """A file whose geometry (shape, affine, header) predictions must copy."""
-        for name in ("flair", "t1ce", "t1", "t2"):
+        for name in REFERENCE_ORDER:
             if name in self.images:
                 return self.images[name].path
         raise DataError(f"case {self.case_id}: no image found")

@@ -4,8 +4,8 @@ Every mode is "take an in-plane box, then resize it to a target size" on the axi
 ``data.slices`` (half-open, default 5..149):
 
 * ``resize``: box = whole image, target = ``size`` x ``size`` (the paper: 240 -> 128).
-* ``native``: box = whole image padded to a multiple of 16, no resizing (240 x 240 stays).
-* ``crop``: box = brain bounding box padded to a multiple of 16, no resizing.
+* ``native``: box = whole image padded to a multiple of ``2**model.depth`` (``DEFAULT_MULTIPLE``, 16), no resizing.
+* ``crop``: box = brain bounding box padded to that multiple, no resizing.
 
 Images are resized bilinearly; labels with nearest neighbour (never interpolated). Predictions are
 mapped back by resizing *probabilities* and placing them into the original grid (:func:`to_original`).
@@ -13,19 +13,44 @@ mapped back by resizing *probabilities* and placing them into the original grid 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any, Optional
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..config import DataConfig
+from ..brats import get_scheme
+from ..config import DEFAULT_MULTIPLE, DataConfig
 from ..errors import DataError
 from .discovery import Case
-from .labels import get_scheme
-from .volumes import open_image, read_modalities, read_seg
+from .volumes import read_modalities, read_seg, spacing
 
-MULTIPLE = 16
+Box = tuple[int, int, int, int]  # in-plane (x0, x1, y0, y1), may reach outside the image (zero padding)
+
+
+@dataclass(frozen=True)
+class CaseMeta:
+    """Where a case's model-space arrays sit in its original grid (stored as the cache's ``meta.json``)."""
+
+    case_id: str
+    edition: str
+    shape: tuple[int, int, int]  # original (X, Y, Z)
+    spacing: tuple[float, float, float]  # mm
+    slices: tuple[int, int]  # half-open axial range kept
+    box: Box
+    size: tuple[int, int]  # model-space in-plane size
+    tumour_slices: tuple[int, ...]  # model-space slice indices holding tumour (for oversampling)
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON data."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> CaseMeta:
+        """Read :meth:`to_json` output."""
+        return cls(raw["case_id"], raw["edition"], tuple(raw["shape"]), tuple(raw["spacing"]),
+                   tuple(raw["slices"]), tuple(raw["box"]), tuple(raw["size"]), tuple(raw["tumour_slices"]))
 
 
 @dataclass
@@ -33,8 +58,8 @@ class Prepared:
     """A case in model space: image (C, S, H, W) float16, seg (S, H, W) uint8 internal codes or None."""
 
     image: np.ndarray
-    seg: np.ndarray | None
-    meta: dict
+    seg: Optional[np.ndarray]
+    meta: CaseMeta
 
 
 def normalise(vol: np.ndarray, method: str, source: str = "volume") -> np.ndarray:
@@ -63,19 +88,20 @@ def _grow(lo: int, hi: int, limit: int, multiple: int) -> tuple[int, int]:
     return lo, lo + target
 
 
-def plane_box(images: np.ndarray, mode: str) -> tuple[int, int, int, int]:
-    """In-plane box (x0, x1, y0, y1) for a (C, X, Y, Z) stack; may extend beyond the image (zero pad)."""
+def plane_box(images: np.ndarray, mode: str, multiple: int = DEFAULT_MULTIPLE) -> Box:
+    """In-plane box (x0, x1, y0, y1) for a (C, X, Y, Z) stack, sides a multiple of ``multiple``
+    (``2**model.depth``); may extend beyond the image (zero pad)."""
     _, nx, ny, _ = images.shape
     if mode == "resize":
         return 0, nx, 0, ny
     if mode == "native":
-        return (*_grow(0, nx, nx, MULTIPLE), *_grow(0, ny, ny, MULTIPLE))
+        return (*_grow(0, nx, nx, multiple), *_grow(0, ny, ny, multiple))
     brain = np.any(images != 0, axis=(0, 3))
     xs, ys = np.nonzero(brain.any(axis=1))[0], np.nonzero(brain.any(axis=0))[0]
-    return (*_grow(int(xs[0]), int(xs[-1]) + 1, nx, MULTIPLE), *_grow(int(ys[0]), int(ys[-1]) + 1, ny, MULTIPLE))
+    return (*_grow(int(xs[0]), int(xs[-1]) + 1, nx, multiple), *_grow(int(ys[0]), int(ys[-1]) + 1, ny, multiple))
 
 
-def crop_plane(arr: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+def crop_plane(arr: np.ndarray, box: Box) -> np.ndarray:
     """Crop the last two axes to ``box`` (x0, x1, y0, y1), zero-padding outside the array."""
     x0, x1, y0, y1 = box
     nx, ny = arr.shape[-2:]
@@ -94,7 +120,7 @@ def resize_plane(x: torch.Tensor, size: tuple[int, int], labels: bool = False) -
     return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
 
 
-def target_size(box: tuple[int, int, int, int], cfg: DataConfig) -> tuple[int, int]:
+def target_size(box: Box, cfg: DataConfig) -> tuple[int, int]:
     """Model-space in-plane size for a box."""
     return (cfg.size, cfg.size) if cfg.mode == "resize" else (box[1] - box[0], box[3] - box[2])
 
@@ -107,13 +133,13 @@ def slice_range(depth: int, cfg: DataConfig) -> tuple[int, int]:
     return s0, s1
 
 
-def preprocess_case(case: Case, cfg: DataConfig, with_seg: bool = True) -> Prepared:
-    """Read, normalise, slice, crop and resize one case into model space."""
+def preprocess_case(case: Case, cfg: DataConfig, with_seg: bool = True, multiple: int = DEFAULT_MULTIPLE) -> Prepared:
+    """Read, normalise, slice, crop and resize one case into model space (box sides a multiple of ``multiple``)."""
     raw = read_modalities(case, cfg.modalities)  # (C, X, Y, Z)
     for c, name in enumerate(cfg.modalities):
         raw[c] = normalise(raw[c], cfg.normalize, str(case.images[name].path))
     s0, s1 = slice_range(raw.shape[3], cfg)
-    box = plane_box(raw, cfg.mode)
+    box = plane_box(raw, cfg.mode, multiple)
     size = target_size(box, cfg)
     img = crop_plane(np.moveaxis(raw[..., s0:s1], 3, 1), box)  # (C, S, h, w)
     image = resize_plane(torch.from_numpy(np.ascontiguousarray(img)).transpose(0, 1), size).transpose(0, 1)
@@ -122,7 +148,8 @@ def preprocess_case(case: Case, cfg: DataConfig, with_seg: bool = True) -> Prepa
     return Prepared(image.numpy().astype(np.float16), seg, meta)
 
 
-def _prepare_seg(case: Case, cfg: DataConfig, rng: tuple[int, int], box, size) -> np.ndarray | None:
+def _prepare_seg(case: Case, cfg: DataConfig, rng: tuple[int, int], box: Box,
+                 size: tuple[int, int]) -> np.ndarray | None:
     scheme = None if cfg.labels == "auto" else get_scheme(cfg.labels)
     seg = read_seg(case, scheme)
     if seg is None:
@@ -131,29 +158,23 @@ def _prepare_seg(case: Case, cfg: DataConfig, rng: tuple[int, int], box, size) -
     return resize_plane(torch.from_numpy(np.ascontiguousarray(seg))[:, None], size, labels=True)[:, 0].numpy()
 
 
-def _meta(case: Case, cfg: DataConfig, shape, rng, box, size, seg) -> dict:
-    zooms = open_image(case.images[cfg.modalities[0]]).header.get_zooms()[:3]
-    return {
-        "case_id": case.case_id,
-        "edition": case.edition,
-        "shape": [int(s) for s in shape],
-        "spacing": [float(z) for z in zooms],
-        "slices": [int(rng[0]), int(rng[1])],
-        "box": [int(b) for b in box],
-        "size": [int(s) for s in size],
-        "tumour_slices": [] if seg is None else [int(i) for i in np.nonzero(seg.reshape(len(seg), -1).any(1))[0]],
-    }
+def _meta(case: Case, cfg: DataConfig, shape: tuple[int, ...], rng: tuple[int, int], box: Box,
+          size: tuple[int, int], seg: np.ndarray | None) -> CaseMeta:
+    tumour = () if seg is None else tuple(int(i) for i in np.nonzero(seg.reshape(len(seg), -1).any(1))[0])
+    return CaseMeta(case.case_id, case.edition, (int(shape[0]), int(shape[1]), int(shape[2])),
+                    spacing(case.images[cfg.modalities[0]]), (int(rng[0]), int(rng[1])),
+                    (int(box[0]), int(box[1]), int(box[2]), int(box[3])), (int(size[0]), int(size[1])), tumour)
 
 
-def to_original(probs: torch.Tensor, meta: dict) -> torch.Tensor:
+def to_original(probs: torch.Tensor, meta: CaseMeta) -> torch.Tensor:
     """Map model-space probabilities (K, S, H, W) back to the original grid (K, X, Y, Z).
 
     Slices outside the model's range and voxels outside the box get 0 in every channel, which an
     argmax reads as background (class 0) and a region threshold as "no tumour".
     """
-    x0, x1, y0, y1 = meta["box"]
-    nx, ny, nz = meta["shape"]
-    s0, s1 = meta["slices"]
+    x0, x1, y0, y1 = meta.box
+    nx, ny, nz = meta.shape
+    s0, s1 = meta.slices
     up = resize_plane(probs.transpose(0, 1).float(), (x1 - x0, y1 - y0)).transpose(0, 1)  # (K, S, bx, by)
     out = torch.zeros((probs.shape[0], nz, nx, ny), dtype=up.dtype)
     cx0, cy0 = max(0, x0), max(0, y0)

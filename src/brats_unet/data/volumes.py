@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
-import numpy as np
 import nibabel as nib
+import numpy as np
 
+from ..brats import LabelScheme
 from ..errors import DataError
 from .discovery import Case, Source
-from .labels import LabelScheme
 
 
 def open_image(source: Source) -> nib.Nifti1Image:
     """Open a NIfTI header (lazy); DataError naming the file if it cannot be read."""
     try:
-        return nib.load(str(source.path))
+        return nib.load(str(source.path))  # type: ignore[return-value]
     except FileNotFoundError:
         raise DataError(f"{source.path}: file not found") from None
     except Exception as exc:  # nibabel raises many types for corrupt headers
         raise DataError(f"{source.path}: unreadable NIfTI ({exc.__class__.__name__}: {exc})") from None
+
+
+def spacing(source: Source) -> tuple[float, float, float]:
+    """Voxel spacing (mm) of the first three axes, from the header."""
+    return tuple(float(z) for z in open_image(source).header.get_zooms()[:3])  # type: ignore[return-value]
 
 
 def read_array(source: Source) -> np.ndarray:

@@ -6,24 +6,24 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 import nibabel as nib
 import numpy as np
 import torch
 
+from ..brats import get_scheme
 from ..config import Config
 from ..data.discovery import Case, Source
-from ..data.labels import get_scheme
 from ..data.preprocess import preprocess_case, to_original
 from ..data.volumes import open_image
+from ..device import resolve_device, resolve_precision
 from ..errors import BratsError
 from ..io import atomic_write
 from ..models import build_model
-from ..models.apply import to_labels
-from ..train.checkpoint import load_checkpoint
-from ..train.precision import resolve_device, resolve_precision
-from ..train.rundir import read_run_config
-from ..train.validate import case_logits
+from ..runs.checkpoint import load_checkpoint
+from ..runs.folder import read_run_config
+from .inferer import case_logits, to_labels
 
 
 @dataclass
@@ -39,11 +39,9 @@ class LoadedRun:
 def load_run(run_dir: str | Path, checkpoint: str = "best", device: str = "auto") -> LoadedRun:
     """Load the config and the ``best``/``last`` checkpoint of a run folder (``weights_only=True``)."""
     run_dir = Path(run_dir)
-    if not (run_dir / "config.yaml").exists():
-        raise BratsError(f"{run_dir}: not a run folder (no config.yaml); train one with 'brats-unet train'")
     cfg = read_run_config(run_dir)
     dev = resolve_device(device)
-    model = build_model(cfg)
+    model = build_model(cfg.model, cfg.in_channels, cfg.num_classes)
     model.load_state_dict(load_checkpoint(run_dir / f"{checkpoint}.pt")["model"])
     model.to(dev).eval()
     return LoadedRun(cfg, model, dev, resolve_precision(cfg.train.precision, dev))
@@ -51,7 +49,7 @@ def load_run(run_dir: str | Path, checkpoint: str = "best", device: str = "auto"
 
 def probabilities(run: LoadedRun, case: Case, tta: bool = False) -> torch.Tensor:
     """Class (multiclass) or region (regions) probabilities in the original grid, (K, X, Y, Z)."""
-    prepared = preprocess_case(case, run.cfg.data, with_seg=False)
+    prepared = preprocess_case(case, run.cfg.data, with_seg=False, multiple=run.cfg.model.multiple)
     logits = case_logits(run.model, torch.from_numpy(prepared.image.astype(np.float32)), run.cfg,
                          run.device, run.precision, tta)
     probs = torch.sigmoid(logits) if run.cfg.loss.mode == "regions" else torch.softmax(logits, 0)
@@ -75,8 +73,8 @@ def write_seg(labels: np.ndarray, reference: Path, path: Path) -> Path:
     return path
 
 
-def predict_case(run: LoadedRun, case: Case, out_dir: Path, tta=False, save_probabilities=False,
-                 labels: str | None = None) -> Path:
+def predict_case(run: LoadedRun, case: Case, out_dir: Path, tta: bool = False, save_probabilities: bool = False,
+                 labels: Optional[str] = None) -> Path:
     """Segment one case and write ``<case>_seg.nii.gz`` (and optionally ``<case>_probabilities.npz``)."""
     internal, probs = segment(run, case, tta)
     scheme = get_scheme(labels) if labels else case.scheme
@@ -88,8 +86,9 @@ def predict_case(run: LoadedRun, case: Case, out_dir: Path, tta=False, save_prob
     return path
 
 
-def predict_cases(run: LoadedRun, cases: list[Case], out_dir: str | Path, tta=False, save_probabilities=False,
-                  labels: str | None = None, progress=True) -> tuple[list[Path], list[str]]:
+def predict_cases(run: LoadedRun, cases: list[Case], out_dir: str | Path, tta: bool = False,
+                  save_probabilities: bool = False, labels: Optional[str] = None,
+                  progress: bool = True) -> tuple[list[Path], list[str]]:
     """Predict every case; a failing case is reported and the others still run. Returns (written, failures)."""
     out_dir = Path(out_dir)
     written, failures = [], []

@@ -8,7 +8,8 @@ falls by ``alpha_step`` per epoch to ``alpha_min`` (Kervadec's "rebalance" strat
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable, Sequence
+from typing import Optional
 
 import numpy as np
 import torch
@@ -17,7 +18,7 @@ from scipy.ndimage import distance_transform_edt
 from .core import probs_and_targets
 
 
-def signed_distance(mask: np.ndarray, spacing=None) -> np.ndarray:
+def signed_distance(mask: np.ndarray, spacing: Optional[Sequence[float]] = None) -> np.ndarray:
     """Signed distance map of a boolean mask: outside > 0, inside < 0 (Kervadec's ``one_hot2dist``)."""
     if not mask.any():
         return np.zeros(mask.shape, np.float32)
@@ -33,7 +34,7 @@ def distance_maps(onehot: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(maps).to(device=onehot.device, dtype=onehot.dtype)
 
 
-def boundary_term(logits, target, mode="multiclass") -> torch.Tensor:
+def boundary_term(logits: torch.Tensor, target: torch.Tensor, mode: str = "multiclass") -> torch.Tensor:
     """The boundary loss L_B alone, over foreground channels."""
     probs, onehot = probs_and_targets(logits, target, mode, include_background=(mode == "regions"))
     return (probs * distance_maps(onehot)).mean()
@@ -42,8 +43,8 @@ def boundary_term(logits, target, mode="multiclass") -> torch.Tensor:
 class BoundaryLoss(torch.nn.Module):
     """alpha * region loss + (1 - alpha) * boundary loss; call ``set_epoch`` once per epoch."""
 
-    def __init__(self, region: Callable, mode: str = "multiclass", alpha_start: float = 1.0,
-                 alpha_step: float = 0.01, alpha_min: float = 0.01):
+    def __init__(self, region: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], mode: str = "multiclass",
+                 alpha_start: float = 1.0, alpha_step: float = 0.01, alpha_min: float = 0.01):
         super().__init__()
         self.region, self.mode = region, mode
         self.alpha_start, self.alpha_step, self.alpha_min = alpha_start, alpha_step, alpha_min

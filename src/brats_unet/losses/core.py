@@ -8,17 +8,20 @@ Two modes, as nnU-Net and MONAI train BraTS:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Optional
+
 import torch
 import torch.nn.functional as F
 
-REGION_CODES = ((1, 2, 3), (1, 3), (3,))  # WT, TC, ET in internal codes
+from ..brats import to_regions
+
 EPS = 1e-7
 
 
 def region_targets(target: torch.Tensor) -> torch.Tensor:
     """(B, *spatial) int labels -> (B, 3, *spatial) float WT/TC/ET masks."""
-    masks = [sum((target == c) for c in codes) for codes in REGION_CODES]
-    return torch.stack(masks, dim=1).float()
+    return to_regions(target, axis=1).float()
 
 
 def one_hot(target: torch.Tensor, num_classes: int) -> torch.Tensor:
@@ -74,7 +77,7 @@ def confusion_soft(probs: torch.Tensor, onehot: torch.Tensor, batch: bool) -> tu
     return tp, (probs * (1 - onehot)).sum(dims), ((1 - probs) * onehot).sum(dims)
 
 
-def weighted_mean(values: torch.Tensor, weights) -> torch.Tensor:
+def weighted_mean(values: torch.Tensor, weights: Optional[Sequence[float]]) -> torch.Tensor:
     """Mean over the last (channel) axis with optional per-channel weights."""
     if weights is None:
         return values.mean()

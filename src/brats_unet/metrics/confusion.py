@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -34,8 +35,8 @@ def scores(tp: int, fp: int, fn: int, tn: int) -> dict[str, float]:
     }
 
 
-def confusion_matrix(pred: np.ndarray, ref: np.ndarray, num_classes: int) -> np.ndarray:
-    """(C, C) matrix, rows = reference class, columns = predicted class (numpy or torch input)."""
+def confusion_matrix(pred: Any, ref: Any, num_classes: int) -> np.ndarray:
+    """(C, C) matrix, rows = reference class, columns = predicted class (numpy arrays or torch tensors)."""
     if hasattr(pred, "detach"):
         import torch
 

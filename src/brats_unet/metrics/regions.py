@@ -11,10 +11,12 @@ Conventions, applied to Dice, IoU and HD95 (other scores are NaN when undefined,
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
+from typing import Optional
 
 import numpy as np
 
-from ..data.labels import REGIONS
+from ..brats import REGIONS
 from .confusion import counts, scores
 from .surface import hd95
 
@@ -23,7 +25,12 @@ COLUMNS = ("dice", "iou", "hd95", "sensitivity", "specificity", "precision", "mc
            "vol_pred_ml", "vol_ref_ml", "vol_diff_ml")
 
 
-def score_masks(pred: np.ndarray, ref: np.ndarray, spacing, convention: str = "brats2020",
+def both_empty_value(convention: str) -> float:
+    """Dice/IoU when prediction and reference are both empty: 1 (brats2020) or NaN (brats2023, excluded)."""
+    return 1.0 if convention == "brats2020" else math.nan
+
+
+def score_masks(pred: np.ndarray, ref: np.ndarray, spacing: Sequence[float], convention: str = "brats2020",
                 hd_method: str = "pooled") -> dict[str, float]:
     """All region metrics for two boolean masks; volumes in mL from the voxel spacing (mm)."""
     tp, fp, fn, tn = counts(pred, ref)
@@ -33,8 +40,8 @@ def score_masks(pred: np.ndarray, ref: np.ndarray, spacing, convention: str = "b
     out["vol_diff_ml"] = out["vol_pred_ml"] - out["vol_ref_ml"]
     empty_p, empty_r = tp + fp == 0, tp + fn == 0
     if empty_p and empty_r:
-        value = (1.0, 1.0, 0.0) if convention == "brats2020" else (math.nan,) * 3
-        out["dice"], out["iou"], out["hd95"] = value
+        both = both_empty_value(convention)
+        out["dice"], out["iou"], out["hd95"] = both, both, 0.0 if convention == "brats2020" else math.nan
     elif empty_p or empty_r:
         out["dice"], out["iou"], out["hd95"] = 0.0, 0.0, MAX_HD95
     else:
@@ -42,7 +49,8 @@ def score_masks(pred: np.ndarray, ref: np.ndarray, spacing, convention: str = "b
     return {k: out[k] for k in COLUMNS}
 
 
-def score_case(pred: np.ndarray, ref: np.ndarray, spacing, convention: str = "brats2020") -> dict[str, dict]:
+def score_case(pred: np.ndarray, ref: np.ndarray, spacing: Sequence[float],
+               convention: str = "brats2020") -> dict[str, dict[str, float]]:
     """{region: metrics} for two internal-code label maps (0 bg, 1 core, 2 edema, 3 enhancing)."""
     if pred.shape != ref.shape:
         raise ValueError(f"prediction shape {pred.shape} differs from reference {ref.shape}")
@@ -57,13 +65,13 @@ def region_dice(pred: np.ndarray, ref: np.ndarray, convention: str = "brats2020"
         p, r = np.isin(pred, codes), np.isin(ref, codes)
         tp, fp, fn, _ = counts(p, r)
         if tp + fp + fn == 0:
-            out[name] = 1.0 if convention == "brats2020" else math.nan
+            out[name] = both_empty_value(convention)
         else:
             out[name] = 2 * tp / (2 * tp + fp + fn)
     return out
 
 
-def summarise(values) -> dict[str, float]:
+def summarise(values: Iterable[Optional[float]]) -> dict[str, float]:
     """mean, sd (ddof=1), median and n over cases, ignoring NaN."""
     arr = np.asarray([v for v in values if v is not None], float)
     arr = arr[~np.isnan(arr)]

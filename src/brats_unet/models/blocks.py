@@ -13,7 +13,8 @@ def conv(dims: int, cin: int, cout: int, kernel: int = 3) -> nn.Module:
     cls = nn.Conv2d if dims == 2 else nn.Conv3d
     if kernel % 2:
         return cls(cin, cout, kernel, padding=kernel // 2)
-    pad = (nn.ZeroPad2d if dims == 2 else nn.ZeroPad3d)((kernel // 2 - 1, kernel // 2) * dims)
+    before, after = kernel // 2 - 1, kernel // 2
+    pad = nn.ZeroPad2d((before, after) * 2) if dims == 2 else nn.ZeroPad3d((before, after) * 3)
     return nn.Sequential(pad, cls(cin, cout, kernel))
 
 
@@ -23,7 +24,7 @@ def norm_act(dims: int, ch: int, norm: str, activation: str) -> list[nn.Module]:
     return ([make_norm(dims, ch)] if make_norm else []) + [ACTIVATIONS[activation](ch)]
 
 
-def dropout(dims: int, rate: float) -> list[nn.Module]:
+def dropout(rate: float) -> list[nn.Module]:
     """Element-wise dropout (as Keras ``Dropout``) when ``rate > 0``."""
     return [nn.Dropout(rate)] if rate > 0 else []
 
@@ -33,7 +34,7 @@ class PlainBlock(nn.Sequential):
 
     def __init__(self, dims: int, cin: int, cout: int, norm: str, activation: str, rate: float = 0.0):
         layers = [conv(dims, cin, cout), *norm_act(dims, cout, norm, activation),
-                  conv(dims, cout, cout), *norm_act(dims, cout, norm, activation), *dropout(dims, rate)]
+                  conv(dims, cout, cout), *norm_act(dims, cout, norm, activation), *dropout(rate)]
         super().__init__(*layers)
 
 
@@ -48,7 +49,7 @@ class ResidualBlock(nn.Module):
         super().__init__()
         self.body = nn.Sequential(*norm_act(dims, cin, norm, activation), conv(dims, cin, cout),
                                   *norm_act(dims, cout, norm, activation), conv(dims, cout, cout),
-                                  *dropout(dims, rate))
+                                  *dropout(rate))
         self.shortcut = conv(dims, cin, cout, 1) if cin != cout else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -82,6 +83,7 @@ class UpSample(nn.Module):
 
     def __init__(self, dims: int, cin: int, cout: int, mode: str, activation: str):
         super().__init__()
+        self.op: nn.Module
         if mode == "transpose":
             cls = nn.ConvTranspose2d if dims == 2 else nn.ConvTranspose3d
             self.op = cls(cin, cout, 2, stride=2)

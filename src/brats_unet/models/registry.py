@@ -1,6 +1,14 @@
-"""Plain-dict registries of the U-Net family. Variants are values in these dicts, never subclasses."""
+"""Plain-dict registries of the U-Net family. Variants are values in these dicts, never subclasses.
+
+Their keys are exactly the ``Literal`` choices of ``ModelConfig`` (a contract test checks it), so a
+config naming an unknown variant is refused at load, before any data is read.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Optional
 
 from torch import nn
 
@@ -17,22 +25,32 @@ def _norm_group(dims: int, ch: int) -> nn.Module:
     return nn.GroupNorm(min(8, ch), ch)
 
 
-ACTIVATIONS = {
+ACTIVATIONS: dict[str, Callable[[int], nn.Module]] = {
     "relu": lambda ch: nn.ReLU(),
     "prelu": lambda ch: nn.PReLU(ch),  # one learnable slope per channel (He et al. 2015)
     "leaky_relu": lambda ch: nn.LeakyReLU(0.01),
 }
 
-NORMS = {
+NORMS: dict[str, Optional[Callable[[int, int], nn.Module]]] = {
     "none": None,
     "batch": _norm_batch,
     "instance": _norm_instance,
     "group": _norm_group,  # 8 groups (fewer for narrow layers)
 }
 
-# arch name -> the block and skip options it stands for (Ronneberger 2015; He 2016 / Zhang 2018; Oktay 2018).
-ARCHITECTURES = {
-    "unet": {"block": "plain", "attention": False},
-    "residual_unet": {"block": "residual", "attention": False},
-    "attention_unet": {"block": "plain", "attention": True},
+
+
+@dataclass(frozen=True)
+class ArchSpec:
+    """What an architecture name stands for: the convolution block and whether skips are gated."""
+
+    block: str  # a key of blocks.BLOCKS
+    attention: bool
+
+
+# Ronneberger 2015 (U-Net); He 2016 / Zhang 2018 (residual); Oktay 2018 (attention gates).
+ARCHITECTURES: dict[str, ArchSpec] = {
+    "unet": ArchSpec("plain", attention=False),
+    "residual_unet": ArchSpec("residual", attention=False),
+    "attention_unet": ArchSpec("plain", attention=True),
 }

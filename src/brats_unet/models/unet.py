@@ -34,15 +34,18 @@ class UNet(nn.Module):
         rate_dec = dropout if dropout_at in ("decoder", "all") else 0.0
         self.spatial_dims, self.in_channels, self.depth = dims, in_channels, depth
         self.deep_supervision = deep_supervision
-        self.encoder = nn.ModuleList(
-            make(dims, cin, cout, norm, activation, rate_enc) for cin, cout in zip([in_channels] + feats[:-2], feats[:-1]))
+        levels = list(reversed(range(depth)))  # decoder order: deepest first
+        self.encoder = nn.ModuleList(make(dims, cin, cout, norm, activation, rate_enc)
+                                     for cin, cout in zip([in_channels] + feats[:-2], feats[:-1]))
         self.pool = (nn.MaxPool2d if dims == 2 else nn.MaxPool3d)(2)
-        self.bottleneck = make(dims, feats[-2], feats[-1], norm, activation, dropout if dropout_at != "decoder" else 0.0)
-        self.ups = nn.ModuleList(UpSample(dims, feats[i + 1], feats[i], upsample, activation) for i in reversed(range(depth)))
-        self.gates = nn.ModuleList(AttentionGate(dims, feats[i], feats[i]) for i in reversed(range(depth))) if attention else None
-        self.decoder = nn.ModuleList(make(dims, 2 * feats[i], feats[i], norm, activation, rate_dec) for i in reversed(range(depth)))
+        rate_mid = dropout if dropout_at != "decoder" else 0.0
+        self.bottleneck = make(dims, feats[-2], feats[-1], norm, activation, rate_mid)
+        self.ups = nn.ModuleList(UpSample(dims, feats[i + 1], feats[i], upsample, activation) for i in levels)
+        self.gates = nn.ModuleList(AttentionGate(dims, feats[i], feats[i]) for i in levels) if attention else None
+        self.decoder = nn.ModuleList(make(dims, 2 * feats[i], feats[i], norm, activation, rate_dec) for i in levels)
         self.head = conv(dims, feats[0], num_classes, 1)
-        self.aux_heads = nn.ModuleList(conv(dims, feats[i], num_classes, 1) for i in range(1, depth)) if deep_supervision else None
+        self.aux_heads = nn.ModuleList(conv(dims, feats[i], num_classes, 1) for i in range(1, depth)) \
+            if deep_supervision else None
         self.apply(_he_normal)
 
     def check_input(self, x: torch.Tensor) -> None:
@@ -50,12 +53,14 @@ class UNet(nn.Module):
         if x.dim() != self.spatial_dims + 2:
             raise ConfigError(f"expected a {self.spatial_dims + 2}D input (B, C, *spatial), got shape {tuple(x.shape)}")
         if x.shape[1] != self.in_channels:
-            raise ConfigError(f"model expects {self.in_channels} input channels, got {x.shape[1]}: check data.modalities")
+            raise ConfigError(f"model expects {self.in_channels} input channels, got {x.shape[1]}: "
+                              "check data.modalities")
         step = 2**self.depth
         bad = [s for s in x.shape[2:] if s % step]
         if bad:
             fix = [-(-s // step) * step for s in x.shape[2:]]
-            raise ConfigError(f"input size {tuple(x.shape[2:])} is not divisible by 2**depth = {step}; pad to {tuple(fix)}")
+            raise ConfigError(f"input size {tuple(x.shape[2:])} is not divisible by 2**depth = {step}; "
+                              f"pad to {tuple(fix)}")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:
         self.check_input(x)
@@ -74,7 +79,7 @@ class UNet(nn.Module):
             x = block(torch.cat([skip, x], dim=1))
             outputs.append(x)
         logits = self.head(x)
-        if not (self.deep_supervision and self.training):
+        if self.aux_heads is None or not self.training:
             return logits
         aux = [head(feat) for head, feat in zip(self.aux_heads, outputs[-2::-1])]  # feats[1], feats[2], ...
         return [logits] + aux

@@ -1,1 +1,1 @@
-"""Training: ``train(config, data_root, run_dir)`` and its helpers (precision, checkpoints, run folder)."""
+"""Training: ``train(config, data_root, run_dir)``, the validation pass, and the epoch seed derivation."""

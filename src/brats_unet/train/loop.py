@@ -7,6 +7,7 @@ uninterrupted run on CPU with the same seed.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from pathlib import Path
@@ -14,20 +15,28 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..brats import REGION_NAMES
 from ..config import Config, to_dict
 from ..data.augment import augment_batch
 from ..data.cache import prepare_cache
 from ..data.datasets import PatchDataset, SliceDataset, collate_pad, sample_indices
 from ..data.split import load_split, make_split
+from ..device import autocast, memory_format, resolve_device, resolve_precision
 from ..errors import BratsError
+from ..infer.inferer import to_labels
 from ..losses import build_loss
 from ..metrics.paper import PaperMetrics
 from ..models import build_model
-from ..models.apply import autocast, memory_format, to_labels
-from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from .precision import resolve_device, resolve_precision
-from .rundir import write_metrics, write_run_files
+from ..plots import figure2
+from ..runs.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from ..runs.folder import write_metrics, write_run_files
 from .validate import evaluate_cached
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The seed of one epoch's dropout and augmentation streams: distinct per (seed, epoch), so an epoch
+    replays identically on --resume whatever ran before it."""
+    return seed * 100003 + epoch
 
 
 class Trainer:
@@ -38,17 +47,20 @@ class Trainer:
         self.progress, self.on_step = progress, on_step
         self.device = resolve_device(cfg.train.device)
         self.precision = resolve_precision(cfg.train.precision, self.device)
-        self.cache = prepare_cache(data_root, cfg.data, workers=max(1, cfg.train.num_workers or 2), progress=progress)
+        self.loss_fn = build_loss(cfg.loss)  # before the cache: a loss config error costs no preprocessing
+        self.cache = prepare_cache(data_root, cfg.data, workers=max(1, cfg.train.num_workers or 2), progress=progress,
+                                   multiple=cfg.model.multiple)
         self.split = self._split()
         torch.manual_seed(cfg.train.seed)
-        self.model = build_model(cfg).to(self.device, memory_format=self._mf())
+        model = build_model(cfg.model, cfg.in_channels, cfg.num_classes)
+        self.model = model.to(self.device, memory_format=self._mf())  # type: ignore[call-overload]
         self.history: list[dict] = []  # before the scheduler: the poly lambda reads self.elapsed when built
         self.best, self.bad_epochs, self.elapsed, self.start_epoch = None, 0, 0.0, 0
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
         self.scheduler = self._scheduler()
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "fp16")
-        self.loss_fn = build_loss(cfg)
         self.train_data = self._train_data()
+        self._collate = functools.partial(collate_pad, multiple=cfg.model.multiple)  # picklable for workers
 
     def _mf(self):
         return memory_format(self.cfg.model.spatial_dims, self.cfg.train.channels_last)
@@ -84,8 +96,8 @@ class Trainer:
         cfg, ids = self.cfg, self.split["train"]
         if cfg.model.spatial_dims == 3:
             tumour = cfg.data.oversample if cfg.data.oversample > 0 else 0.33
-            return PatchDataset(self.cache, ids, cfg.data.patch_size, self.steps_per_epoch(len(ids)) * cfg.train.batch_size,
-                                tumour, cfg.train.seed)
+            length = self.steps_per_epoch(len(ids)) * cfg.train.batch_size
+            return PatchDataset(self.cache, ids, cfg.data.patch_size, length, tumour, cfg.train.seed)
         return SliceDataset(self.cache, ids)
 
     def steps_per_epoch(self, n_cases: int | None = None) -> int:
@@ -109,7 +121,7 @@ class Trainer:
             order = sample_indices(len(self.train_data), steps * cfg.train.batch_size,
                                    self.train_data.tumour_indices, cfg.data.oversample, rng)
         batches = [order[i : i + cfg.train.batch_size].tolist() for i in range(0, len(order), cfg.train.batch_size)]
-        return torch.utils.data.DataLoader(self.train_data, batch_sampler=batches[:steps], collate_fn=collate_pad,
+        return torch.utils.data.DataLoader(self.train_data, batch_sampler=batches[:steps], collate_fn=self._collate,
                                            num_workers=cfg.train.num_workers)
 
     def _step(self, images, labels, generator) -> tuple[float, torch.Tensor]:
@@ -133,8 +145,8 @@ class Trainer:
     def _train_epoch(self, epoch: int, deadline: float) -> dict:
         self.model.train()
         self.loss_fn.set_epoch(epoch)
-        torch.manual_seed(self.cfg.train.seed * 100003 + epoch)  # dropout stream of this epoch
-        generator = torch.Generator().manual_seed(self.cfg.train.seed * 100003 + epoch)
+        torch.manual_seed(epoch_seed(self.cfg.train.seed, epoch))  # dropout stream of this epoch
+        generator = torch.Generator().manual_seed(epoch_seed(self.cfg.train.seed, epoch))
         paper, losses, seen = PaperMetrics(4), [], 0
         bar = self._bar(epoch)
         for step, (images, labels) in enumerate(self._batches(epoch)):
@@ -188,7 +200,7 @@ class Trainer:
         """Record metrics, write checkpoints and figure; return True to stop early."""
         row = {"epoch": epoch + 1, "lr": self.optimizer.param_groups[0]["lr"], "seconds": round(seconds, 2),
                **{f"train_{k}": train[k] for k in ("loss", "accuracy", "mean_iou", "dice")},
-               **{f"val_{k}": val[k] for k in ("loss", "accuracy", "mean_iou", "dice", "WT", "TC", "ET", "dice_mean")}}
+               **{f"val_{k}": val[k] for k in ("loss", "accuracy", "mean_iou", "dice", *REGION_NAMES, "dice_mean")}}
         self.history.append(row)
         monitored = val["loss"] if self.cfg.train.monitor == "val_loss" else val["dice_mean"]
         improved = self._improved(monitored)
@@ -200,7 +212,7 @@ class Trainer:
         if improved:
             save_checkpoint(self.run_dir / "best.pt", **state)
         write_metrics(self.run_dir, self.history)
-        _figure2(self.run_dir, self.history)
+        figure2(self.history, self.run_dir / "figures" / "fig2_curves.png")
         patience = self.cfg.train.early_stopping
         return patience is not None and self.bad_epochs >= patience
 
@@ -208,7 +220,7 @@ class Trainer:
         """Run the remaining epochs within ``train.max_minutes``; return the last history row."""
         budget = self.cfg.train.max_minutes
         deadline = time.monotonic() + (budget * 60 - self.elapsed if budget else math.inf)
-        val_ids = self.split["val"][: self.cfg.train.val_max_cases] if self.cfg.train.val_max_cases else self.split["val"]
+        val_ids = self.split["val"][: self.cfg.train.val_max_cases or None]
         for epoch in range(self.start_epoch, self.cfg.train.epochs):
             if time.monotonic() > deadline:  # a resumed run whose budget is already spent
                 break
@@ -227,12 +239,6 @@ class Trainer:
 def _summary_line(row: dict, epochs: int) -> str:
     return (f"epoch {int(row['epoch'])}/{epochs}  loss {row['train_loss']:.4f}  val_loss {row['val_loss']:.4f}  "
             f"val Dice WT {row['val_WT']:.3f} TC {row['val_TC']:.3f} ET {row['val_ET']:.3f}  ({row['seconds']:.0f}s)")
-
-
-def _figure2(run_dir: Path, history: list[dict]) -> None:
-    from ..report.figures import figure2
-
-    figure2(history, run_dir / "figures" / "fig2_curves.png")
 
 
 def train(cfg: Config, data_root: str | Path, run_dir: str | Path, resume: bool = False,

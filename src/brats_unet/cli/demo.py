@@ -9,23 +9,23 @@ NIfTI, and draw Figures 2 and 3.
 from __future__ import annotations
 
 from pathlib import Path
-
-import nibabel as nib
-import numpy as np
+from typing import Optional
 
 from ..config import load_config
-from ..data.discovery import discover_cases
+from ..data.discovery import Source, discover_cases
+from ..data.synth import write_synthetic
+from ..data.volumes import read_array
+from ..evaluation.evaluate import evaluate
+from ..evaluation.qualitative import make_figure3
 from ..infer.predict import load_run, predict_case
-from ..io import read_json
+from ..runs.folder import read_split
 from ..train.loop import train
-from .evaluate import evaluate
-from .qualitative import make_figure3
 
 SAMPLE = Path("shared") / "data" / "brats2018-sample"
 DEMO_SETTINGS = ["train.epochs=1000", "train.steps_per_epoch=25", "train.val_max_cases=2", "data.oversample=0.5"]
 
 
-def find_data(data: str | Path | None, out: Path) -> tuple[Path, str]:
+def find_data(data: Optional[str | Path], out: Path) -> tuple[Path, str]:
     """The dataset to use and a word on where it came from."""
     if data:
         return Path(data), "given with --data"
@@ -33,15 +33,13 @@ def find_data(data: str | Path | None, out: Path) -> tuple[Path, str]:
     for root in (Path.cwd().parent, repo.parent):
         if (root / SAMPLE).is_dir():
             return root / SAMPLE, "the real BraTS 2018 sample"
-    from ..data.synth import write_synthetic
-
     synth = out / "synthetic-data"
     if not synth.is_dir():
         write_synthetic(synth, cases=8, seed=0)
     return synth, "synthetic phantoms (no real data found; results say nothing about real MRI)"
 
 
-def demo(data: str | Path | None = None, minutes: float = 3.0, out: str | Path = "demo-output") -> dict:
+def demo(data: Optional[str | Path] = None, minutes: float = 3.0, out: str | Path = "demo-output") -> dict:
     """Run the demo into ``out``; print and return where everything is."""
     out = Path(out)
     root, origin = find_data(data, out)
@@ -51,10 +49,10 @@ def demo(data: str | Path | None = None, minutes: float = 3.0, out: str | Path =
     resume = (run_dir / "last.pt").exists()
     train(cfg, root, run_dir, resume=resume)
     evaluate(run_dir, "test", data_root=root)
-    split = read_json(run_dir / "split.json")
+    split = read_split(run_dir)
     case = next(c for c in discover_cases(root) if c.case_id == split["test"][0])
     nifti = predict_case(load_run(run_dir), case, out / "predictions")
-    pred = case.scheme.to_internal(np.asarray(nib.load(str(nifti)).dataobj))  # figure 3 reuses the prediction
+    pred = case.scheme.to_internal(read_array(Source(nifti)))  # figure 3 reuses the prediction
     fig3 = make_figure3(run_dir, case.case_id, data_root=root, pred=pred)
     where = {"run": run_dir, "table1": run_dir / "eval" / "table1.md", "brats": run_dir / "eval" / "brats.md",
              "figure2": run_dir / "figures" / "fig2_curves.png", "figure3": fig3, "prediction": nifti}

@@ -15,7 +15,7 @@ from ..io import atomic_write
 
 def rng_state() -> dict:
     """RNG states of torch, numpy and python, as tensors/plain data that weights_only can load."""
-    np_state = np.random.get_state()
+    np_state: tuple = np.random.get_state()  # type: ignore[assignment]
     return {"torch": torch.get_rng_state(), "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)),
                                                       *np_state[2:]], "python": json.dumps(random.getstate())}
 

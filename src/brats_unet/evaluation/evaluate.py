@@ -9,24 +9,26 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
-from ..data.cache import prepare_cache
-from ..data.discovery import discover_cases
-from ..data.volumes import open_image, read_seg
+from ..data.cache import SliceCache, prepare_cache
+from ..data.discovery import Case, discover_cases
+from ..data.volumes import read_seg, spacing
 from ..errors import BratsError
-from ..infer.predict import load_run, segment
-from ..io import atomic_write_text, read_json
+from ..infer.predict import LoadedRun, load_run, segment
+from ..io import atomic_write_text, write_csv
 from ..losses import build_loss
 from ..metrics.regions import score_case
-from ..metrics.scoring import SCORE_COLUMNS, summary_table, write_rows
+from ..runs.folder import data_root_of, read_split
 from ..train.validate import evaluate_cached
+from .tables import SCORE_COLUMNS, region_summary, summary_table
 
 SPLIT_NAMES = {"train": "Training", "val": "Validation", "test": "Test"}
 
 
-def table1(run, cache, split: dict) -> list[dict]:
+def table1(run: LoadedRun, cache: SliceCache, split: dict) -> list[dict]:
     """The paper's Table 1 rows for the train, val and test splits."""
-    loss_fn = build_loss(run.cfg)
+    loss_fn = build_loss(run.cfg.loss)
     rows = []
     for key, name in SPLIT_NAMES.items():
         if not split.get(key):
@@ -47,28 +49,29 @@ def table1_markdown(rows: list[dict]) -> str:
         "of the model-space slices, averaged over the 4 classes including background (not BraTS region Dice).\n"
 
 
-def brats_rows(run, cases, convention: str, tta: bool = False) -> list[dict]:
+def brats_rows(run: LoadedRun, cases: list[Case], convention: str, tta: bool = False) -> list[dict]:
     """Per case x region scores at the original geometry."""
     rows = []
     for case in cases:
         internal, _ = segment(run, case, tta)
         ref = read_seg(case)
-        spacing = open_image(case.images[run.cfg.data.modalities[0]]).header.get_zooms()[:3]
-        rows += [{"case": case.case_id, "region": r, **m} for r, m in score_case(internal, ref, spacing, convention).items()]
+        assert ref is not None  # evaluate only picks cases with a segmentation
+        mm = spacing(case.images[run.cfg.data.modalities[0]])
+        rows += [{"case": case.case_id, "region": r, **m} for r, m in score_case(internal, ref, mm, convention).items()]
     return rows
 
 
-def evaluate(run_dir: str | Path, split: str = "test", checkpoint: str = "best", data_root: str | Path | None = None,
-             progress: bool = True) -> dict:
+def evaluate(run_dir: str | Path, split: str = "test", checkpoint: str = "best",
+             data_root: Optional[str | Path] = None, progress: bool = True) -> dict:
     """Write table1.*, brats.*, per_case.csv into ``run_dir/eval``; return the tables."""
     run_dir = Path(run_dir)
     run = load_run(run_dir, checkpoint)
-    data_root = Path(data_root or read_json(run_dir / "run.json")["data_root"])
-    splits = read_json(run_dir / "split.json")
-    cache = prepare_cache(data_root, run.cfg.data, progress=progress)
+    data_root = data_root_of(run_dir, data_root)
+    splits = read_split(run_dir)
+    cache = prepare_cache(data_root, run.cfg.data, progress=progress, multiple=run.cfg.model.multiple)
     t1 = table1(run, cache, splits)
     wanted = set(splits["train"] + splits["val"] + splits["test"]) if split == "all" else set(splits[split])
-    cases = [c for c in discover_cases(data_root) if c.case_id in wanted]
+    cases = [c for c in discover_cases(data_root) if c.case_id in wanted and c.seg is not None]
     if not cases:
         raise BratsError(f"no cases of split '{split}' found under {data_root}")
     rows = brats_rows(run, cases, run.cfg.eval.convention, run.cfg.eval.tta)
@@ -79,20 +82,8 @@ def evaluate(run_dir: str | Path, split: str = "test", checkpoint: str = "best",
 def _write(out: Path, t1: list[dict], rows: list[dict], split: str) -> None:
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "table1.md", table1_markdown(t1))
-    write_rows(t1, out / "table1.csv")
-    write_rows(rows, out / "per_case.csv", SCORE_COLUMNS)
+    write_csv(t1, out / "table1.csv")
+    write_csv(rows, out / "per_case.csv", SCORE_COLUMNS)
     atomic_write_text(out / "brats.md", f"BraTS region scores, split '{split}', original geometry "
                       f"(mean ± sd (median) over cases)\n\n{summary_table(rows)}\n")
-    write_rows(region_summary(rows), out / "brats.csv")
-
-
-def region_summary(rows: list[dict], metrics=("dice", "hd95", "sensitivity", "specificity")) -> list[dict]:
-    """One row per region x metric with mean, sd, median and n."""
-    from ..metrics.regions import summarise
-
-    out = []
-    for region in dict.fromkeys(r["region"] for r in rows):
-        for m in metrics:
-            out.append({"region": region, "metric": m, **summarise(r[m] for r in rows if r["region"] == region)})
-    return out
-
+    write_csv(region_summary(rows), out / "brats.csv")

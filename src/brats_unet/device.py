@@ -1,4 +1,4 @@
-"""Device and numeric-precision choice.
+"""Device, numeric precision, autocast and memory format: how a model runs on the hardware.
 
 ``auto`` picks the fastest correct setting: CUDA -> bf16 autocast where the GPU supports it, else fp16
 AMP with a gradient scaler; CPU -> bf16 autocast where oneDNN reports native bf16 support (about 2.6x
@@ -8,9 +8,12 @@ Losses are always computed in float32.
 
 from __future__ import annotations
 
+import contextlib
+from contextlib import AbstractContextManager
+
 import torch
 
-from ..errors import ConfigError
+from .errors import ConfigError
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -46,3 +49,18 @@ def resolve_precision(name: str, device: torch.device) -> str:
     if name in ("auto", "amp"):
         return "bf16" if cpu_has_fast_bf16() else "fp32"
     return "bf16"
+
+
+def autocast(device: torch.device, precision: str) -> AbstractContextManager:
+    """Autocast context for a resolved precision ("bf16" | "fp16" | "fp32")."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def memory_format(dims: int, channels_last: bool) -> torch.memory_format:
+    """channels_last (2D) / channels_last_3d (3D) or the default contiguous format."""
+    if not channels_last:
+        return torch.contiguous_format
+    return torch.channels_last if dims == 2 else torch.channels_last_3d

@@ -1,19 +1,26 @@
-"""The run folder: resolved config, split, provenance and per-epoch metrics."""
+"""The run folder: resolved config, split, provenance and per-epoch metrics.
+
+Layout: ``config.yaml`` (resolved config), ``split.json``, ``run.json`` (version, git hash, seed, data
+root, environment), ``metrics.csv`` (one row per epoch), ``last.pt`` / ``best.pt``, ``figures/``, ``eval/``.
+Every reader of a run folder goes through these functions.
+"""
 
 from __future__ import annotations
 
-import csv
 import datetime
 import platform
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any, Optional
 
 import torch
 
-from .. import __version__
 from ..config import Config, load_config, save_yaml, to_dict
-from ..io import atomic_path, read_json, write_json
+from ..errors import BratsError
+from ..io import read_csv, read_json, write_csv, write_json
+from ..version import __version__
 
 METRIC_COLUMNS = ["epoch", "lr", "seconds", "train_loss", "train_accuracy", "train_mean_iou", "train_dice",
                   "val_loss", "val_accuracy", "val_mean_iou", "val_dice", "val_WT", "val_TC", "val_ET", "val_dice_mean"]
@@ -44,26 +51,39 @@ def write_run_files(run_dir: Path, cfg: Config, split: dict, data_root: str | Pa
         "started": datetime.datetime.now().isoformat(timespec="seconds"), **extra})
 
 
-def read_run_config(run_dir: str | Path, overrides=()) -> Config:
+def _require(run_dir: Path, name: str) -> Path:
+    path = Path(run_dir) / name
+    if not path.exists():
+        raise BratsError(f"{run_dir}: not a run folder (no {name}); train one with 'brats-unet train'")
+    return path
+
+
+def read_run_config(run_dir: str | Path, overrides: Iterable[str] = ()) -> Config:
     """The stored config of a run, with optional overrides (e.g. more epochs on --resume)."""
-    return load_config(Path(run_dir) / "config.yaml", overrides)
+    return load_config(_require(Path(run_dir), "config.yaml"), overrides)
 
 
 def read_split(run_dir: str | Path) -> dict:
-    """The stored split of a run."""
-    return read_json(Path(run_dir) / "split.json")
+    """The stored split of a run: {"seed", "train", "val", "test"}."""
+    return read_json(_require(Path(run_dir), "split.json"))
+
+
+def read_run_info(run_dir: str | Path) -> dict[str, Any]:
+    """The stored provenance (run.json) of a run."""
+    return read_json(_require(Path(run_dir), "run.json"))
+
+
+def data_root_of(run_dir: str | Path, given: Optional[str | Path] = None) -> Path:
+    """The dataset root: ``given`` if set, else the one the run was trained on."""
+    return Path(given) if given else Path(read_run_info(run_dir)["data_root"])
 
 
 def write_metrics(run_dir: Path, history: list[dict]) -> None:
     """Rewrite metrics.csv from the full history (atomic, so a resume never duplicates rows)."""
-    with atomic_path(run_dir / "metrics.csv") as tmp, open(tmp, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=METRIC_COLUMNS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(history)
+    write_csv(history, run_dir / "metrics.csv", METRIC_COLUMNS)
 
 
-def read_metrics(run_dir: str | Path) -> list[dict]:
+def read_metrics(run_dir: str | Path) -> list[dict[str, float]]:
     """metrics.csv as a list of dicts of floats."""
-    with open(Path(run_dir) / "metrics.csv") as fh:
-        return [{k: float(v) if v not in ("", None) else float("nan") for k, v in row.items()}
-                for row in csv.DictReader(fh)]
+    rows = read_csv(_require(Path(run_dir), "metrics.csv"))
+    return [{k: float(v) if v not in ("", None) else float("nan") for k, v in row.items()} for row in rows]

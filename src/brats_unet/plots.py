@@ -1,4 +1,6 @@
-"""The case study's figures, regenerated with matplotlib (PNG, Agg backend: no display needed).
+"""Matplotlib helpers and the case study's figures (PNG, Agg backend: no display needed).
+
+``pyplot()`` and ``save_figure()`` are what every figure of the package (run curves, study reports) uses.
 
 Figure 2: loss, accuracy, mean IoU and Dice per epoch, training vs validation.
 Figure 3: one slice: FLAIR, ground truth, each predicted class, the composite, and an error map that
@@ -8,17 +10,18 @@ marks false positives and false negatives (and tumour voxels given the wrong cla
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from ..io import atomic_write
+from .brats import CLASS_COLOURS, CLASS_NAMES
+from .io import atomic_write
 
-CLASS_COLOURS = {1: (0.9, 0.1, 0.1), 2: (0.1, 0.8, 0.1), 3: (1.0, 0.85, 0.0)}  # core, edema, enhancing
-CLASS_NAMES = {1: "necrotic/non-enh. core", 2: "edema", 3: "enhancing"}
 ERROR_COLOURS = {"false positive": (1.0, 0.2, 0.2), "false negative": (0.2, 0.5, 1.0), "wrong class": (1.0, 0.85, 0.0)}
 
 
-def _pyplot():
+def pyplot() -> Any:
+    """matplotlib.pyplot on the Agg backend (imported on first use: matplotlib is slow to import)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -27,16 +30,17 @@ def _pyplot():
     return plt
 
 
-def _save(fig, path: str | Path) -> Path:
+def save_figure(fig: Any, path: str | Path) -> Path:
+    """Save a figure as PNG atomically and close it."""
     path = Path(path)
     atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png"))
-    _pyplot().close(fig)
+    pyplot().close(fig)
     return path
 
 
 def figure2(history: list[dict], path: str | Path) -> Path:
     """Training curves (the paper's Figure 2) from metrics.csv rows."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 4, figsize=(16, 3.6))
     epochs = [r["epoch"] for r in history]
     for ax, key, title in zip(axes, ("loss", "accuracy", "mean_iou", "dice"),
@@ -47,7 +51,7 @@ def figure2(history: list[dict], path: str | Path) -> Path:
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
     axes[0].legend()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def overlay(labels: np.ndarray, colours: dict) -> np.ndarray:
@@ -69,23 +73,23 @@ def error_map(pred: np.ndarray, ref: np.ndarray) -> np.ndarray:
 
 def figure3(flair: np.ndarray, ref: np.ndarray, pred: np.ndarray, path: str | Path, title: str = "") -> Path:
     """Qualitative result for one axial slice (2D arrays, internal label codes)."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 7, figsize=(21, 3.4))
     show = lambda ax, t: (ax.imshow(np.rot90(flair), cmap="gray"), ax.set_title(t), ax.axis("off"))  # noqa: E731
     show(axes[0], "FLAIR")
     show(axes[1], "ground truth")
     axes[1].imshow(np.rot90(overlay(ref, CLASS_COLOURS)), alpha=0.6)
-    for ax, k in zip(axes[2:5], (1, 2, 3)):
+    for ax, k in zip(axes[2:5], CLASS_NAMES):
         show(ax, f"predicted {CLASS_NAMES[k]}")
         ax.imshow(np.rot90(overlay(pred == k, {True: CLASS_COLOURS[k]})), alpha=0.7)
     show(axes[5], "predicted composite")
     axes[5].imshow(np.rot90(overlay(pred, CLASS_COLOURS)), alpha=0.6)
     show(axes[6], "errors")
     errors = error_map(pred, ref)
-    axes[6].imshow(np.rot90(overlay(errors, dict(zip((1, 2, 3), ERROR_COLOURS.values())))), alpha=0.85)
+    axes[6].imshow(np.rot90(overlay(errors, dict(zip(range(1, 4), ERROR_COLOURS.values())))), alpha=0.85)
     axes[6].contour(np.rot90(ref > 0), levels=[0.5], colors="white", linewidths=0.6)
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in ERROR_COLOURS.values()]
     axes[6].legend(handles, list(ERROR_COLOURS), loc="lower right", fontsize=6, framealpha=0.6)
     if title:
         fig.suptitle(title)
-    return _save(fig, path)
+    return save_figure(fig, path)

@@ -2,42 +2,36 @@
 
 from __future__ import annotations
 
-import csv
 import math
 from pathlib import Path
 
 import numpy as np
 
-from ..io import atomic_write_text
+from ..brats import REGION_NAMES as REGIONS
+from ..io import atomic_write_text, read_csv, write_csv
 from ..metrics.regions import summarise
-from ..metrics.scoring import write_rows
-from ..train.rundir import read_metrics
-from .figures import _pyplot, _save
+from ..plots import pyplot, save_figure
+from ..runs.folder import read_metrics
+from .spec import Study, Variant, run_dir, stored_split
 from .stats import bootstrap_ci, compare
-from .study import Study, run_dir, stored_split
 
-REGIONS = ("WT", "TC", "ET")
 METRICS = (("dice", "max"), ("hd95", "min"))
 
 
-def _read(path: Path) -> list[dict]:
-    with open(path) as fh:
-        return list(csv.DictReader(fh))
-
-
-def per_case(study: Study, out: Path, variant) -> dict[tuple[str, str], dict[str, float]]:
+def per_case(study: Study, out: Path, variant: Variant) -> dict[tuple[str, str], dict[str, float]]:
     """{(region, metric): {case: value averaged over seeds}} from each seed's per_case.csv."""
     acc: dict[tuple[str, str], dict[str, list[float]]] = {}
     for seed in study.seeds:
-        for row in _read(run_dir(out, variant, seed) / "eval" / "per_case.csv"):
+        for row in read_csv(run_dir(out, variant, seed) / "eval" / "per_case.csv"):
             for metric, _ in METRICS:
                 acc.setdefault((row["region"], metric), {}).setdefault(row["case"], []).append(float(row[metric]))
     return {k: {c: float(np.nanmean(v)) for c, v in d.items()} for k, d in acc.items()}
 
 
-def table1_test(study: Study, out: Path, variant) -> dict[str, float]:
+def table1_test(study: Study, out: Path, variant: Variant) -> dict[str, float]:
     """The paper's metrics on the test split, averaged over seeds."""
-    rows = [r for s in study.seeds for r in _read(run_dir(out, variant, s) / "eval" / "table1.csv") if r["split"] == "Test"]
+    rows = [r for s in study.seeds for r in read_csv(run_dir(out, variant, s) / "eval" / "table1.csv")
+            if r["split"] == "Test"]
     return {k: float(np.mean([float(r[k]) for r in rows])) for k in ("loss", "accuracy", "mean_iou", "dice")}
 
 
@@ -47,7 +41,8 @@ def summary_rows(study: Study, out: Path) -> list[dict]:
     base = cases[study.baseline]
     rows = []
     for v in study.variants:
-        row = {"variant": v.name, "seeds": len(study.seeds), **{f"test_{k}": x for k, x in table1_test(study, out, v).items()}}
+        test = {f"test_{k}": x for k, x in table1_test(study, out, v).items()}
+        row = {"variant": v.name, "seeds": len(study.seeds), **test}
         for region in REGIONS:
             for metric, _ in METRICS:
                 values = cases[v.name][(region, metric)]
@@ -104,12 +99,13 @@ def _best(rows: list[dict]) -> list[str]:
 
 def dice_bars(study: Study, out: Path) -> Path:
     """Grouped bars: mean region Dice per variant with a bootstrap 95 % CI over test cases."""
-    plt = _pyplot()
+    plt = pyplot()
     names = [v.name for v in study.variants]
     fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(names) + 2), 3.8))
     width = 0.8 / len(REGIONS)
     for i, region in enumerate(REGIONS):
-        means, errs = [], [[], []]
+        means: list[float] = []
+        errs: list[list[float]] = [[], []]
         for v in study.variants:
             vals = np.array(list(per_case(study, out, v)[(region, "dice")].values()))
             lo, hi = bootstrap_ci(vals)
@@ -124,12 +120,12 @@ def dice_bars(study: Study, out: Path) -> Path:
     ax.set_ylim(0, 1)
     ax.legend(ncol=3)
     ax.grid(axis="y", alpha=0.3)
-    return _save(fig, out / "dice_bars.png")
+    return save_figure(fig, out / "dice_bars.png")
 
 
 def val_curves(study: Study, out: Path) -> Path:
     """Validation loss and mean region Dice per epoch, variants overlaid (first seed)."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
     for v in study.variants:
         hist = read_metrics(run_dir(out, v, study.seeds[0]))
@@ -141,13 +137,13 @@ def val_curves(study: Study, out: Path) -> Path:
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
     axes[1].legend(fontsize=7)
-    return _save(fig, out / "val_curves.png")
+    return save_figure(fig, out / "val_curves.png")
 
 
-def write_report(study: Study, out: Path, data) -> list[dict]:
+def write_report(study: Study, out: Path, data: str | Path) -> list[dict]:
     """Write ``summary.csv`` and ``report.md`` (with the two figures); return the summary rows."""
     rows = summary_rows(study, out)
-    write_rows(rows, out / "summary.csv", list(dict.fromkeys(k for r in rows for k in r)))
+    write_csv(rows, out / "summary.csv", list(dict.fromkeys(k for r in rows for k in r)))
     dice_bars(study, out)
     val_curves(study, out)
     split = stored_split(out, study)

@@ -9,8 +9,10 @@ from scipy import stats
 
 from brats_unet.cli import main
 from brats_unet.errors import ConfigError
-from brats_unet.report.stats import bootstrap_ci, compare, min_p, wilcoxon_p
-from brats_unet.report.study import load_study
+from brats_unet.study.spec import load_study
+from brats_unet.study.stats import bootstrap_ci, compare, min_p, wilcoxon_p
+
+from ..checks import assert_drawn
 
 REPO = Path(__file__).resolve().parents[2]
 STUDY = """
@@ -41,7 +43,8 @@ def test_report_and_summary(study_run):
     assert [r["variant"] for r in rows] == ["ce", "dice_ce"]
     text = (out / "report.md").read_text()
     assert "dice_bars.png" in text and "val_curves.png" in text and "Paired comparison" in text
-    assert (out / "dice_bars.png").stat().st_size > 5000 and (out / "val_curves.png").stat().st_size > 5000
+    for name in ("dice_bars.png", "val_curves.png"):
+        assert_drawn(out / name)
     assert "n_cases" in rows[1] and rows[1]["n_cases"] == "5"
     assert "no difference can reach p < 0.05" in text  # 5 cases: smallest p is 0.0625
 
@@ -73,7 +76,8 @@ def test_interrupted_variant_resumes(study_run, sample_dir, capsys):
     root, out = study_run
     (out / "runs" / "dice_ce" / "seed0" / "eval" / "per_case.csv").unlink()
     assert main(["study", str(root / "tiny.yaml"), "--data", str(sample_dir), "--out", str(out), "--dry-run"]) == 0
-    assert "dice_ce" in capsys.readouterr().out.split("resume")[0]
+    states = dict(line.split(" seed 0: ") for line in capsys.readouterr().out.splitlines())
+    assert {name.strip(): state for name, state in states.items()} == {"ce": "done", "dice_ce": "resume"}
 
 
 def test_stats_helpers():

@@ -1,19 +1,21 @@
-"""``brats-unet study``: train a grid or list of variants under identical conditions and compare them.
+"""A study file: a base config, a shared budget, and a grid or list of named variants (dotted overrides).
 
-Every variant trains on the same split with the same seed(s) and budget in ``STUDY/runs/<variant>/seed<k>``;
-a variant whose evaluation exists is skipped on re-run, an interrupted one resumes from ``last.pt``.
+Every variant trains on the same split with the same seed(s) and budget in ``STUDY/runs/<variant>/seed<k>``.
 """
 
 from __future__ import annotations
 
 import copy
 import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from ..config import from_dict, parse_override, read_yaml, set_dotted
-from ..errors import ConfigError
-from ..io import read_json
+from ..config import Config, from_dict, parse_override, read_yaml, set_dotted
+from ..errors import ConfigError, closest
+from ..losses import check_loss_config
+from ..runs.folder import read_split
 
 STUDY_KEYS = ("name", "base", "budget", "seeds", "baseline", "variants", "grid", "evaluate", "description")
 
@@ -62,7 +64,7 @@ def _apply(raw: dict, mapping: dict) -> dict:
     return raw
 
 
-def _base(value, study_path: Path) -> dict:
+def _base(value: Any, study_path: Path) -> dict:
     if isinstance(value, dict):
         return value
     if not value:
@@ -70,10 +72,11 @@ def _base(value, study_path: Path) -> dict:
     for root in (Path.cwd(), study_path.parent, study_path.parent.parent):
         if (root / value).exists():
             return read_yaml(root / value)
-    raise ConfigError(f"{study_path}: base config '{value}' not found (relative to the current folder or the study file)")
+    raise ConfigError(f"{study_path}: base config '{value}' not found "
+                      "(relative to the current folder or the study file)")
 
 
-def _axis(key: str, values) -> list[tuple[str, dict]]:
+def _axis(key: str, values: Any) -> list[tuple[str, dict]]:
     """One grid axis as (label, overrides): a list of values for a config key, or a mapping
     {label: overrides} for settings that move together (e.g. a dropout rate and its placement)."""
     if isinstance(values, dict) and values:
@@ -89,13 +92,13 @@ def _grid_variants(grid: dict) -> list[Variant]:
             for combo in itertools.product(*axes)]
 
 
-def _short(value) -> str:
+def _short(value: Any) -> str:
     if isinstance(value, dict):
         return "+".join(map(str, value))
     return str(value).replace("/", "-").replace(" ", "")
 
 
-def load_study(path: str | Path, overrides=()) -> Study:
+def load_study(path: str | Path, overrides: Iterable[str] = ()) -> Study:
     """Parse and validate a study file; ``overrides`` (``key=value``) join the shared budget.
 
     Every variant's config is validated up front, so a typo fails before hours of training.
@@ -108,18 +111,16 @@ def load_study(path: str | Path, overrides=()) -> Study:
         budget[".".join(key)] = value
     unknown = [k for k in raw if k not in STUDY_KEYS]
     if unknown:
-        from ..errors import closest
-
-        raise ConfigError(f"{path}: unknown key '{unknown[0]}'{closest(unknown[0], STUDY_KEYS)}; valid: {', '.join(STUDY_KEYS)}")
+        raise ConfigError(f"{path}: unknown key '{unknown[0]}'{closest(unknown[0], STUDY_KEYS)}; "
+                          f"valid: {', '.join(STUDY_KEYS)}")
     if bool(raw.get("variants")) == bool(raw.get("grid")):
-        raise ConfigError(f"{path}: give either 'variants' (a mapping of named overrides) or 'grid', not both or neither")
+        raise ConfigError(f"{path}: give either 'variants' (a mapping of named overrides) or 'grid', "
+                          "not both or neither")
     variants = _grid_variants(raw["grid"]) if raw.get("grid") else \
         [Variant(str(n), dict(o or {})) for n, o in raw["variants"].items()]
     names = [v.name for v in variants]
     baseline = str(raw.get("baseline", names[0]))
     if baseline not in names:
-        from ..errors import closest
-
         raise ConfigError(f"{path}: baseline '{baseline}' is not a variant{closest(baseline, names)}")
     ev = raw.get("evaluate") or {}
     study = Study(str(raw.get("name", path.stem)), _base(raw.get("base"), path), budget,
@@ -130,12 +131,14 @@ def load_study(path: str | Path, overrides=()) -> Study:
     return study
 
 
-def variant_config(study: Study, variant: Variant, seed: int):
+def variant_config(study: Study, variant: Variant, seed: int) -> Config:
     """The validated Config of one variant and seed: base <- budget <- variant overrides <- seed."""
     raw = _apply(_apply(study.base, study.budget), variant.overrides)
     set_dotted(raw, ["train", "seed"], seed)
     try:
-        return from_dict(raw)
+        cfg = from_dict(raw)
+        check_loss_config(cfg.loss)
+        return cfg
     except ConfigError as exc:
         raise ConfigError(f"study {study.name}, variant {variant.name}: {exc}") from None
 
@@ -145,35 +148,6 @@ def run_dir(out: Path, variant: Variant, seed: int) -> Path:
     return out / "runs" / variant.name / f"seed{seed}"
 
 
-def status(out: Path, variant: Variant, seed: int) -> str:
-    """``done`` (evaluated), ``resume`` (started) or ``new``."""
-    d = run_dir(out, variant, seed)
-    if (d / "eval" / "per_case.csv").exists():
-        return "done"
-    return "resume" if (d / "last.pt").exists() else "new"
-
-
-def run_study(study: Study, data: str | Path, out: str | Path, dry_run: bool = False, progress: bool = True) -> list[dict]:
-    """Train and evaluate every variant x seed not yet done; write report.md and summary.csv."""
-    from ..train.loop import train
-    from .evaluate import evaluate
-
-    out = Path(out)
-    plan = [(v, s, status(out, v, s)) for v in study.variants for s in study.seeds]
-    for v, s, state in plan:
-        print(f"{v.name:40s} seed {s}: {state}" + ("" if dry_run or state == "done" else " -> running"), flush=True)
-        if dry_run or state == "done":
-            continue
-        d = run_dir(out, v, s)
-        train(variant_config(study, v, s), data, d, resume=state == "resume", progress=progress)
-        evaluate(d, study.split, study.checkpoint, data, progress=progress)
-    if dry_run:
-        return []
-    from .study_report import write_report
-
-    return write_report(study, out, data)
-
-
 def stored_split(out: Path, study: Study) -> dict:
     """The split the first variant trained on (all variants share it)."""
-    return read_json(run_dir(out, study.variants[0], study.seeds[0]) / "split.json")
+    return read_split(run_dir(out, study.variants[0], study.seeds[0]))

@@ -1,0 +1,135 @@
+"""The ``brats-unet`` command line: one parser over the subcommands of :mod:`.commands`.
+
+Choices shown by ``--help`` come from the modules that own them (:mod:`brats_unet.brats` for label
+schemes and modalities, the config's ``Literal`` annotations for conventions).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Optional
+
+from ..brats import MODALITIES, SCHEME_NAMES
+from ..config import EvalConfig, field_choices
+from ..errors import BratsError
+from ..version import __version__
+from . import commands as c
+
+
+def _add_config_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", help="YAML config file (defaults: the case study's recipe)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override, e.g. model.activation=prelu (repeatable)")
+
+
+def _data_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("check", help="validate every case of a dataset and list all problems")
+    p.add_argument("data")
+    p.add_argument("--labels", default="auto", choices=("auto", *SCHEME_NAMES), help="label scheme (default: auto)")
+    p.add_argument("--workers", type=int, default=2)
+    p.set_defaults(func=c.cmd_check)
+
+    p = sub.add_parser("prepare", help="build the preprocessed slice cache")
+    p.add_argument("data")
+    p.add_argument("--out", help="cache root (default $BRATS_UNET_CACHE or ~/.cache/brats-unet)")
+    p.add_argument("--workers", type=int, default=2)
+    _add_config_args(p)
+    p.set_defaults(func=c.cmd_prepare)
+
+    p = sub.add_parser("synth", help="write synthetic BraTS2020-layout phantoms")
+    p.add_argument("out")
+    p.add_argument("--cases", type=int, default=4)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--shape", type=int, nargs=3, default=[240, 240, 155], metavar=("X", "Y", "Z"))
+    p.set_defaults(func=c.cmd_synth)
+
+    p = sub.add_parser("score", help="score predicted seg NIfTIs against reference ones")
+    p.add_argument("pred")
+    p.add_argument("ref")
+    p.add_argument("--out", default="scores.csv")
+    p.add_argument("--labels", default="brats2020", choices=SCHEME_NAMES)
+    p.add_argument("--convention", default="brats2020", choices=field_choices(EvalConfig, "convention"))
+    p.set_defaults(func=c.cmd_score)
+
+
+def _model_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a model (defaults: the case study's recipe)")
+    p.add_argument("--data", required=True, help="dataset root (any supported BraTS layout)")
+    p.add_argument("--out", required=True, help="run folder")
+    p.add_argument("--resume", action="store_true", help="continue from RUN/last.pt with the stored config")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_config_args(p)
+    p.set_defaults(func=c.cmd_train)
+
+    p = sub.add_parser("evaluate", help="Table 1 and BraTS region scores of a trained run")
+    p.add_argument("run")
+    p.add_argument("--split", default="test", choices=["train", "val", "test", "all"])
+    p.add_argument("--checkpoint", default="best", choices=["best", "last"])
+    p.add_argument("--data", help="dataset root (default: the one the run was trained on)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=c.cmd_evaluate)
+
+    p = sub.add_parser("predict", help="segment new cases into NIfTI masks in their original geometry")
+    p.add_argument("run")
+    p.add_argument("input", nargs="?", help="a case folder or a dataset root")
+    p.add_argument("--out", required=True)
+    for mod in MODALITIES:
+        p.add_argument(f"--{mod}", help=f"explicit {mod} file")
+    p.add_argument("--case-id", help="case id for explicit files")
+    p.add_argument("--tta", action="store_true", help="average predictions over flips")
+    p.add_argument("--save-probabilities", action="store_true", help="also write <case>_probabilities.npz")
+    p.add_argument("--labels", choices=SCHEME_NAMES, help="output label codes (default: input edition)")
+    p.add_argument("--checkpoint", default="best", choices=["best", "last"])
+    p.set_defaults(func=c.cmd_predict)
+
+
+def _report_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="regenerate Figure 2 (curves) and Figure 3 (a qualitative slice)")
+    p.add_argument("run")
+    p.add_argument("--case", help="case id (default: first test case)")
+    p.add_argument("--slice", type=int, help="axial slice index (default: largest tumour area)")
+    p.add_argument("--data", help="dataset root (default: the one the run was trained on)")
+    p.add_argument("--checkpoint", default="best", choices=["best", "last"])
+    p.set_defaults(func=c.cmd_report)
+
+    p = sub.add_parser("study", help="train a grid of variants under identical conditions and compare them")
+    p.add_argument("study", help="study YAML file (see studies/)")
+    p.add_argument("--data", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--dry-run", action="store_true", help="list the runs and their state, train nothing")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override applied to every variant (joins the budget)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=c.cmd_study)
+
+    p = sub.add_parser("demo", help="train briefly, evaluate, predict one case, draw the figures")
+    p.add_argument("--data", help="dataset root (default: ../shared/data/brats2018-sample, else phantoms)")
+    p.add_argument("--minutes", type=float, default=3.0, help="training budget")
+    p.add_argument("--out", default="demo-output")
+    p.set_defaults(func=c.cmd_demo)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (public so tests and docs can inspect it)."""
+    parser = argparse.ArgumentParser(prog="brats-unet", description="Train, compare and apply U-Net models for "
+                                     "BraTS brain-tumour segmentation.")
+    parser.add_argument("--version", action="version", version=f"brats-unet {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _data_commands(sub)
+    _model_commands(sub)
+    _report_commands(sub)
+    return parser
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    """Entry point: run a subcommand; a BratsError becomes one stderr line and exit code 2."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except BratsError as exc:
+        print(f"brats-unet {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"brats-unet {args.command}: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,127 @@
+"""The subcommands: thin wrappers over the public Python API. Heavy imports (torch, nibabel) happen
+inside each command so ``brats-unet --help`` stays instant."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _config(args: argparse.Namespace):  # -> Config (typed lazily: config imports yaml)
+    from ..config import load_config
+
+    return load_config(getattr(args, "config", None), getattr(args, "set", None) or [])
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from ..data.check import check_dataset
+
+    n, problems = check_dataset(args.data, args.labels, args.workers)
+    for line in problems:
+        print(line)
+    print(f"{n} case(s) checked, {len(problems)} problem(s)", file=sys.stderr)
+    return 2 if problems else 0
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    from ..data.cache import prepare_cache
+
+    cfg = _config(args)
+    cache = prepare_cache(args.data, cfg.data, args.out, workers=args.workers, multiple=cfg.model.multiple)
+    print(f"{len(cache.case_ids)} case(s) cached in {cache.path}")
+    return 0
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from ..data.synth import write_synthetic
+
+    folders = write_synthetic(args.out, args.cases, args.seed, tuple(args.shape))
+    print(f"{len(folders)} synthetic case(s) written to {args.out}")
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from ..evaluation.scoring import score_folders
+    from ..evaluation.tables import SCORE_COLUMNS, summary_table
+    from ..io import write_csv
+
+    rows = score_folders(args.pred, args.ref, args.labels, args.convention)
+    write_csv(rows, args.out, SCORE_COLUMNS)
+    print(summary_table(rows))
+    print(f"per-case scores: {args.out}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from ..brats import REGION_NAMES
+    from ..runs.folder import read_run_config
+    from ..train.loop import train
+
+    cfg = read_run_config(args.out, args.set or []) if args.resume else _config(args)
+    row = train(cfg, args.data, args.out, resume=args.resume, progress=not args.quiet)
+    dice = "/".join(f"{row.get(f'val_{r}', float('nan')):.3f}" for r in REGION_NAMES)
+    print(f"run folder: {args.out}  (last epoch: {row.get('epoch', 0):.0f}, val Dice {'/'.join(REGION_NAMES)} {dice})")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from ..evaluation.evaluate import evaluate
+
+    evaluate(args.run, args.split, args.checkpoint, args.data, progress=not args.quiet)
+    out = Path(args.run) / "eval"
+    print((out / "table1.md").read_text())
+    print((out / "brats.md").read_text())
+    print(f"tables written to {out}/ (table1.md|csv, brats.md|csv, per_case.csv)")
+    return 0
+
+
+def _inputs(args: argparse.Namespace) -> list:
+    from ..brats import MODALITIES
+    from ..data.discovery import case_from_files, discover_cases
+    from ..errors import DataError
+
+    files = {k: getattr(args, k) for k in MODALITIES}
+    if any(files.values()):
+        return [case_from_files(files, args.case_id)]
+    if not args.input:
+        raise DataError("give INPUT (a case folder or dataset root) or explicit files (--flair F --t1ce F ...)")
+    return discover_cases(args.input)
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from ..infer.predict import load_run, predict_cases
+
+    run = load_run(args.run, args.checkpoint)
+    written, failures = predict_cases(run, _inputs(args), args.out, args.tta, args.save_probabilities, args.labels)
+    print(f"{len(written)} segmentation(s) written to {args.out}" + (f", {len(failures)} failed" if failures else ""))
+    return 2 if failures else 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from ..evaluation.qualitative import make_figure3
+    from ..plots import figure2
+    from ..runs.folder import read_metrics
+
+    fig2 = figure2(read_metrics(args.run), Path(args.run) / "figures" / "fig2_curves.png")
+    fig3 = make_figure3(args.run, args.case, args.slice, args.data, args.checkpoint)
+    print(f"Figure 2: {fig2}\nFigure 3: {fig3}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import demo
+
+    demo(args.data, args.minutes, args.out)
+    return 0
+
+
+def cmd_study(args: argparse.Namespace) -> int:
+    from ..study.runner import run_study
+    from ..study.spec import load_study
+
+    study = load_study(args.study, args.set or [])
+    run_study(study, args.data, args.out, dry_run=args.dry_run, progress=not args.quiet)
+    if not args.dry_run:
+        print(f"report: {args.out}/report.md\nsummary: {args.out}/summary.csv")
+    return 0

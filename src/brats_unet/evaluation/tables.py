@@ -1,0 +1,39 @@
+"""Tables of per-case scores: markdown summaries and long-format summary rows."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from ..metrics.regions import summarise
+
+SCORE_COLUMNS = ["case", "region", "dice", "iou", "hd95", "sensitivity", "specificity", "precision", "mcc",
+                 "vol_pred_ml", "vol_ref_ml"]
+SUMMARY_METRICS = ("dice", "hd95", "sensitivity", "specificity")
+
+
+def _fmt(s: dict) -> str:
+    if not s["n"]:
+        return "n/a"
+    sd = "" if math.isnan(s["sd"]) else f" ± {s['sd']:.3f}"
+    return f"{s['mean']:.3f}{sd} ({s['median']:.3f})"
+
+
+def summary_table(rows: list[dict], metrics: Sequence[str] = SUMMARY_METRICS) -> str:
+    """Markdown table: region x metric, mean +- sd (median) over cases."""
+    regions = list(dict.fromkeys(r["region"] for r in rows))
+    lines = ["| region | n | " + " | ".join(metrics) + " |", "|---|---|" + "---|" * len(metrics)]
+    for region in regions:
+        sub = [r for r in rows if r["region"] == region]
+        cells = [_fmt(summarise(r[m] for r in sub)) for m in metrics]
+        lines.append(f"| {region} | {len(sub)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def region_summary(rows: list[dict], metrics: Sequence[str] = SUMMARY_METRICS) -> list[dict]:
+    """One row per region x metric with mean, sd, median and n."""
+    out = []
+    for region in dict.fromkeys(r["region"] for r in rows):
+        for m in metrics:
+            out.append({"region": region, "metric": m, **summarise(r[m] for r in rows if r["region"] == region)})
+    return out

@@ -1,1 +1,0 @@
-"""Reports: figures, evaluation tables, the demo (and the study runner)."""

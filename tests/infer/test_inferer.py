@@ -1,0 +1,99 @@
+"""The inferer: slice batches and sliding windows against hand-computed results, region decoding, flip TTA."""
+
+import numpy as np
+import pytest
+import torch
+
+from brats_unet.brats import from_regions, to_regions
+from brats_unet.infer.inferer import _starts, predict_slices, predict_sliding, to_labels, tta_flips
+from brats_unet.models import UNet
+
+CPU = torch.device("cpu")
+
+
+class CallCounter(torch.nn.Module):
+    """Outputs, for the k-th call (1-based), the constant k in every voxel of both channels."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        return torch.full((x.shape[0], 2, *x.shape[2:]), float(self.calls))
+
+
+class FirstChannel(torch.nn.Module):
+    """Returns the first input channel as two identical logit channels (shows what reached the model)."""
+
+    def forward(self, x):
+        return torch.cat([x[:, :1], x[:, :1]], 1)
+
+
+def test_window_starts_by_hand():
+    assert _starts(10, 4, 2) == [0, 2, 4, 6]
+    assert _starts(10, 4, 3) == [0, 3, 6]  # the last window sits flush with the end
+    assert _starts(4, 6, 3) == [0]
+
+
+def test_sliding_window_averages_overlaps_by_hand():
+    """Depth 4, windows of 2 at step 1 (overlap 0.5): calls 1, 2, 3 cover z = {0,1}, {1,2}, {2,3}."""
+    image = torch.zeros(1, 4, 8, 8)
+    logits = predict_sliding(CallCounter(), image, (2, 8, 8), CPU, overlap=0.5, multiple=2)
+    assert logits.shape == (2, 4, 8, 8)
+    per_z = logits[0, :, 0, 0].tolist()
+    assert per_z == [1.0, (1 + 2) / 2, (2 + 3) / 2, 3.0]
+    assert torch.equal(logits[0], logits[1]) and bool((logits[0] == logits[0, :, :1, :1]).all())
+
+
+def test_sliding_window_pads_to_the_multiple_and_crops_back():
+    image = torch.arange(1 * 5 * 6 * 7, dtype=torch.float32).reshape(1, 5, 6, 7)
+    logits = predict_sliding(FirstChannel(), image, (4, 4, 4), CPU, overlap=0.25, multiple=4)
+    assert logits.shape == (2, 5, 6, 7) and torch.equal(logits[0], image[0])
+
+
+def test_slices_in_batches_and_padding_cropped():
+    image = torch.randn(2, 7, 20, 12)  # (C, S, H, W): 7 slices, sizes not multiples of 16
+    model = FirstChannel()
+    logits = predict_slices(model, image, CPU, batch_size=3, multiple=16)
+    assert logits.shape == (2, 7, 20, 12)
+    assert torch.equal(logits[0], image[0]) and torch.equal(logits[1], image[0])
+
+
+def test_region_decoding_by_hand():
+    # channels WT, TC, ET at four voxels: none; WT; WT+TC; WT+TC+ET
+    masks = torch.tensor([[0, 1, 1, 1], [0, 0, 1, 1], [0, 0, 0, 1]], dtype=torch.bool)
+    assert from_regions(masks).tolist() == [0, 2, 1, 3]
+    assert to_labels(masks.float() * 2 - 1, "regions").tolist() == [0, 2, 1, 3]  # logits: > 0 is inside
+    assert to_labels(masks.float() * 0.8 + 0.1, "regions", threshold=0.5).tolist() == [0, 2, 1, 3]
+    assert to_labels(torch.tensor([[0.1, 0.7], [0.6, 0.1], [0.2, 0.1], [0.1, 0.1]]), "multiclass").tolist() == [1, 0]
+
+
+@pytest.mark.parametrize("as_numpy", [True, False])
+def test_regions_round_trip(as_numpy):
+    labels = np.random.default_rng(0).integers(0, 4, (5, 6, 7)).astype(np.uint8)
+    x = labels if as_numpy else torch.from_numpy(labels)
+    regions = to_regions(x, axis=0)
+    assert tuple(regions.shape) == (3, 5, 6, 7)
+    back = from_regions(regions, axis=0)
+    assert np.array_equal(np.asarray(back), labels)
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+def test_flip_tta_is_flip_equivariant(dims):
+    """Averaging over every flip makes the prediction of a flipped input the flipped prediction."""
+    torch.manual_seed(0)
+    model = UNet(spatial_dims=dims, in_channels=2, num_classes=4, base_features=4, depth=2, dropout=0.0).eval()
+    image = torch.randn(2, 8, 16, 16)
+    axis = -1
+    if dims == 2:
+        plain = predict_slices(model, image, CPU, tta=True)
+        flipped = predict_slices(model, image.flip(axis), CPU, tta=True)
+        no_tta = predict_slices(model, image.flip(axis), CPU)
+    else:
+        plain = predict_sliding(model, image, (8, 16, 16), CPU, tta=True)
+        flipped = predict_sliding(model, image.flip(axis), (8, 16, 16), CPU, tta=True)
+        no_tta = predict_sliding(model, image.flip(axis), (8, 16, 16), CPU)
+    assert torch.allclose(flipped, plain.flip(axis), atol=1e-5)
+    assert not torch.allclose(no_tta, plain.flip(axis), atol=1e-3)  # a random net alone is not equivariant
+    assert len(tta_flips(dims)) == 2**dims - 1
