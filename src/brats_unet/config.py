@@ -109,6 +109,7 @@ class TrainConfig:
     num_workers: int = 0
     precision: PrecisionName = "auto"  # fp16: CUDA only
     channels_last: bool = True
+    sync_bn: bool = False  # SyncBatchNorm across processes under torchrun (CUDA, model.norm=batch)
     max_minutes: Optional[float] = None
     val_max_cases: Optional[int] = None
 
@@ -343,6 +344,9 @@ def validate(cfg: Config) -> None:
         raise ConfigError("model.dropout must be in [0, 1) and data.oversample in [0, 1]")
     if t.lr <= 0:
         raise ConfigError(f"train.lr: must be positive, got {t.lr}")
+    if t.sync_bn and m.norm != "batch":
+        raise ConfigError(f"train.sync_bn: only batch norm keeps statistics to synchronise (model.norm is "
+                          f"'{m.norm}'); remove train.sync_bn or set model.norm=batch")
     _validate_loss(cfg)
 
 

@@ -116,3 +116,17 @@ def test_read_array_names_file_on_corruption(tmp_path):
     bad.write_bytes(b"not a nifti")
     with pytest.raises(DataError, match="x_flair.nii.gz"):
         read_array(Source(bad))
+
+
+def test_a_case_built_twice_keeps_the_first(sample_dir, tmp_path):
+    """Two processes building one cache: the second rename finds the case finished and keeps it."""
+    from brats_unet.config import DataConfig
+    from brats_unet.data.cache import build_case
+
+    case = discover_cases(sample_dir)[0]
+    cfg = DataConfig(size=32, slices=(70, 74))
+    build_case(case, cfg, tmp_path)
+    first = (tmp_path / case.case_id / "meta.json").stat().st_mtime_ns
+    assert build_case(case, cfg, tmp_path) == case.case_id
+    assert (tmp_path / case.case_id / "meta.json").stat().st_mtime_ns == first
+    assert [p.name for p in tmp_path.iterdir()] == [case.case_id]  # the loser's temporary folder is gone

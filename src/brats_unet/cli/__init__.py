@@ -7,6 +7,7 @@ schemes and modalities, the config's ``Literal`` annotations for conventions).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Optional
 
@@ -122,14 +123,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _who(command: str) -> str:
+    """``brats-unet train``, or ``brats-unet train [rank 1]`` under torchrun (each rank reports its own)."""
+    rank = os.environ.get("RANK")
+    return f"brats-unet {command}" + (f" [rank {rank}]" if rank is not None and os.environ.get("WORLD_SIZE", "1") != "1"
+                                      else "")
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     """Entry point: run a subcommand; a BratsError becomes one stderr line and exit code 2."""
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except BratsError as exc:
-        print(f"brats-unet {args.command}: error: {exc}", file=sys.stderr)
+        print(f"{_who(args.command)}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"brats-unet {args.command}: interrupted", file=sys.stderr)
+        print(f"{_who(args.command)}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if "torch.distributed" in sys.modules:  # only a command that ran a model can have joined a group
+            from ..distributed import teardown
+
+            teardown()

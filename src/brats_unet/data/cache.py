@@ -79,7 +79,11 @@ def _worker_init() -> None:
 
 
 def build_case(case: Case, cfg: DataConfig, dest: Path, multiple: int = DEFAULT_MULTIPLE) -> str:
-    """Preprocess one case into ``dest/<case_id>`` atomically (temp folder + rename)."""
+    """Preprocess one case into ``dest/<case_id>`` atomically (temp folder + rename).
+
+    Several processes may build one cache at once (a study under torchrun, colleagues sharing a cache):
+    whoever renames first wins, and a loser finding a finished case keeps it (the content is the same).
+    """
     prepared = preprocess_case(case, cfg, multiple=multiple)
     tmp = Path(tempfile.mkdtemp(dir=dest, prefix=f".{case.case_id}."))
     try:
@@ -87,7 +91,11 @@ def build_case(case: Case, cfg: DataConfig, dest: Path, multiple: int = DEFAULT_
         if prepared.seg is not None:
             np.save(tmp / "seg.npy", prepared.seg)
         write_json(tmp / "meta.json", prepared.meta.to_json())
-        os.replace(tmp, dest / case.case_id)
+        try:
+            os.replace(tmp, dest / case.case_id)
+        except OSError:
+            if not (dest / case.case_id / "meta.json").exists():
+                raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return case.case_id

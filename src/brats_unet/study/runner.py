@@ -1,12 +1,16 @@
 """``brats-unet study``: train and evaluate every variant x seed not yet done, then write the report.
 
 A variant whose evaluation exists is skipped on re-run, an interrupted one resumes from ``last.pt``.
+Under ``torchrun --nproc_per_node N`` the runs are shared out, one process (and one GPU) per run at a
+time, each trained single-process; rank 0 writes the report once every rank is done.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from ..device import resolve_device
+from ..distributed import SINGLE, barrier, launched, setup, share
 from ..evaluation.evaluate import evaluate
 from ..train.loop import train
 from .report import write_report
@@ -25,14 +29,18 @@ def run_study(study: Study, data: str | Path, out: str | Path, dry_run: bool = F
               progress: bool = True) -> list[dict]:
     """Train and evaluate every variant x seed not yet done; write report.md and summary.csv."""
     out = Path(out)
+    ctx = setup(resolve_device("auto").type) if launched() else SINGLE
+    who = f"[rank {ctx.rank}] " if ctx.active else ""
     plan = [(v, s, status(out, v, s)) for v in study.variants for s in study.seeds]
-    for v, s, state in plan:
-        print(f"{v.name:40s} seed {s}: {state}" + ("" if dry_run or state == "done" else " -> running"), flush=True)
+    for v, s, state in share(plan, ctx):
+        print(f"{who}{v.name:40s} seed {s}: {state}" + ("" if dry_run or state == "done" else " -> running"),
+              flush=True)
         if dry_run or state == "done":
             continue
         d = run_dir(out, v, s)
-        train(variant_config(study, v, s), data, d, resume=state == "resume", progress=progress)
+        train(variant_config(study, v, s), data, d, resume=state == "resume", progress=progress, distributed=False)
         evaluate(d, study.split, study.checkpoint, data, progress=progress)
-    if dry_run:
+    barrier(ctx)
+    if dry_run or not ctx.is_main:
         return []
     return write_report(study, out, data)

@@ -3,6 +3,11 @@
 Each epoch draws its batches, augmentation and dropout from generators seeded by (seed, epoch), so an
 epoch is a pure function of the state at its start: ``--resume`` from ``last.pt`` reproduces the
 uninterrupted run on CPU with the same seed.
+
+Under ``torchrun`` the same loop runs as DistributedDataParallel: each rank takes a disjoint share of
+every global batch (so the global batch and the epoch's content are those of the single-process run),
+DDP averages the gradients, validation cases are shared out and the scores gathered, rank 0 alone
+writes, and rank 0's clock and early-stopping verdict are sent to all ranks so they stop together.
 """
 
 from __future__ import annotations
@@ -22,41 +27,47 @@ from ..data.cache import prepare_cache
 from ..data.datasets import PatchDataset, SliceDataset, collate_pad, sample_indices
 from ..data.split import load_split, make_split
 from ..device import autocast, memory_format, resolve_device, resolve_precision
-from ..errors import BratsError
+from ..distributed import SINGLE, all_gather, all_sum, barrier, rank0_decides, setup, share
+from ..errors import BratsError, ConfigError
 from ..infer.inferer import to_labels
 from ..losses import build_loss
-from ..metrics.paper import PaperMetrics
+from ..metrics.paper import PaperMetrics, paper_metrics
 from ..models import build_model
 from ..plots import figure2
 from ..runs.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from ..runs.folder import write_metrics, write_run_files
-from .validate import evaluate_cached
+from .validate import summarise_validation, validate_cases
 
 
-def epoch_seed(seed: int, epoch: int) -> int:
-    """The seed of one epoch's dropout and augmentation streams: distinct per (seed, epoch), so an epoch
-    replays identically on --resume whatever ran before it."""
-    return seed * 100003 + epoch
+def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
+    """The seed of one epoch's dropout and augmentation streams: distinct per (seed, epoch, rank), so an
+    epoch replays identically on --resume whatever ran before it (rank 0's is the single-process one)."""
+    return seed * 100003 + epoch + 7919 * rank
 
 
 class Trainer:
     """Holds the model, optimiser, data and history of one run; :meth:`fit` runs the epochs."""
 
-    def __init__(self, cfg: Config, data_root: str | Path, run_dir: str | Path, progress: bool = True, on_step=None):
+    def __init__(self, cfg: Config, data_root: str | Path, run_dir: str | Path, progress: bool = True, on_step=None,
+                 distributed: bool = True):
         self.cfg, self.data_root, self.run_dir = cfg, Path(data_root), Path(run_dir)
-        self.progress, self.on_step = progress, on_step
         self.device = resolve_device(cfg.train.device)
+        self.dist = setup(self.device.type) if distributed else SINGLE
+        if self.dist.active and self.device.type == "cuda":
+            self.device = torch.device("cuda", self.dist.local_rank)
+        self._check_distributed()
+        self.progress, self.on_step = progress and self.dist.is_main, on_step
         self.precision = resolve_precision(cfg.train.precision, self.device)
         self.loss_fn = build_loss(cfg.loss)  # before the cache: a loss config error costs no preprocessing
-        self.cache = prepare_cache(data_root, cfg.data, workers=max(1, cfg.train.num_workers or 2), progress=progress,
-                                   multiple=cfg.model.multiple)
+        self.cache = self._cache()
         self.split = self._split()
         torch.manual_seed(cfg.train.seed)
-        model = build_model(cfg.model, cfg.in_channels, cfg.num_classes)
-        self.model = model.to(self.device, memory_format=self._mf())  # type: ignore[call-overload]
+        self.net = build_model(cfg.model, cfg.in_channels, cfg.num_classes)
+        self.net = self.net.to(self.device, memory_format=self._mf())  # type: ignore[call-overload]
+        self.model = self._wrap(self.net)  # what training calls: DDP under torchrun, else the net itself
         self.history: list[dict] = []  # before the scheduler: the poly lambda reads self.elapsed when built
         self.best, self.bad_epochs, self.elapsed, self.start_epoch = None, 0, 0.0, 0
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
         self.scheduler = self._scheduler()
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "fp16")
         self.train_data = self._train_data()
@@ -64,6 +75,38 @@ class Trainer:
 
     def _mf(self):
         return memory_format(self.cfg.model.spatial_dims, self.cfg.train.channels_last)
+
+    def _check_distributed(self) -> None:
+        t, world = self.cfg.train, self.dist.world
+        if t.batch_size % world:
+            fix = -(-t.batch_size // world) * world
+            raise ConfigError(f"train.batch_size: {t.batch_size} does not split over {world} processes; use {fix}")
+        if t.sync_bn and self.dist.active and self.device.type != "cuda":
+            raise ConfigError("train.sync_bn: SyncBatchNorm needs CUDA devices; remove it for CPU (gloo) runs")
+
+    def _cache(self):
+        """Rank 0 builds the cache while the others wait, then they read what it built."""
+        if not self.dist.is_main:
+            barrier(self.dist)
+        cache = prepare_cache(self.data_root, self.cfg.data, workers=max(1, self.cfg.train.num_workers or 2),
+                              progress=self.progress, multiple=self.cfg.model.multiple)
+        if self.dist.is_main:
+            barrier(self.dist)
+        return cache
+
+    def _wrap(self, net: torch.nn.Module) -> torch.nn.Module:
+        if not self.dist.active:
+            return net
+        if self.cfg.train.sync_bn:
+            net = torch.nn.SyncBatchNorm.convert_sync_batchnorm(net)
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return torch.nn.parallel.DistributedDataParallel(net, device_ids=ids)
+
+    def _stop_now(self, deadline: float) -> bool:
+        """Past the wall-clock budget, by rank 0's clock (a broadcast only when there is a budget)."""
+        if deadline == math.inf:
+            return False
+        return rank0_decides(self.dist, time.monotonic() > deadline)
 
     def _split(self) -> dict:
         d = self.cfg.data
@@ -120,7 +163,8 @@ class Trainer:
             rng = np.random.default_rng((cfg.train.seed, epoch))
             order = sample_indices(len(self.train_data), steps * cfg.train.batch_size,
                                    self.train_data.tumour_indices, cfg.data.oversample, rng)
-        batches = [order[i : i + cfg.train.batch_size].tolist() for i in range(0, len(order), cfg.train.batch_size)]
+        size = cfg.train.batch_size
+        batches = [order[i : i + size].tolist()[self.dist.rank :: self.dist.world] for i in range(0, len(order), size)]
         return torch.utils.data.DataLoader(self.train_data, batch_sampler=batches[:steps], collate_fn=self._collate,
                                            num_workers=cfg.train.num_workers)
 
@@ -145,8 +189,9 @@ class Trainer:
     def _train_epoch(self, epoch: int, deadline: float) -> dict:
         self.model.train()
         self.loss_fn.set_epoch(epoch)
-        torch.manual_seed(epoch_seed(self.cfg.train.seed, epoch))  # dropout stream of this epoch
-        generator = torch.Generator().manual_seed(epoch_seed(self.cfg.train.seed, epoch))
+        seed = epoch_seed(self.cfg.train.seed, epoch, self.dist.rank)
+        torch.manual_seed(seed)  # dropout stream of this epoch
+        generator = torch.Generator().manual_seed(seed)
         paper, losses, seen = PaperMetrics(4), [], 0
         bar = self._bar(epoch)
         for step, (images, labels) in enumerate(self._batches(epoch)):
@@ -158,10 +203,19 @@ class Trainer:
             seen += len(images)
             bar.update()
             bar.set_postfix(loss=f"{loss:.4f}", slices_per_s=f"{seen / max(bar.format_dict['elapsed'], 1e-9):.1f}")
-            if time.monotonic() > deadline:
+            if self._stop_now(deadline):
                 break
         bar.close()
-        return {"loss": float(np.mean(losses)), **paper.compute()}
+        # every rank's loss is the mean over its equal share of the batch: their mean is the batch's loss
+        totals = all_sum(self.dist, torch.tensor([sum(losses), len(losses)], dtype=torch.float64))
+        matrix = all_sum(self.dist, torch.from_numpy(paper.matrix)).numpy()
+        return {"loss": float(totals[0] / totals[1]), **paper_metrics(matrix)}
+
+    def _validate(self, val_ids: list[str]) -> dict:
+        """Each rank scores its share of the validation cases; every rank gets the merged scores."""
+        part = validate_cases(self.net, self.cache, share(val_ids, self.dist), self.cfg, self.device, self.precision,
+                              self.loss_fn)
+        return summarise_validation(all_gather(self.dist, part), val_ids)
 
     def _bar(self, epoch: int):
         from tqdm.auto import tqdm
@@ -177,7 +231,7 @@ class Trainer:
         return better
 
     def _state(self, epoch: int) -> dict:
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+        return {"model": self.net.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict() if self.scheduler else {}, "scaler": self.scaler.state_dict(),
                 "epoch": epoch, "history": self.history, "best": self.best, "bad_epochs": self.bad_epochs,
                 "elapsed": self.elapsed, "rng": rng_state(), "config": to_dict(self.cfg), "split": self.split}
@@ -185,7 +239,7 @@ class Trainer:
     def resume(self) -> None:
         """Load ``last.pt`` and continue after its epoch."""
         state = load_checkpoint(self.run_dir / "last.pt")
-        self.model.load_state_dict(state["model"])
+        self.net.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler and state["scheduler"]:
             self.scheduler.load_state_dict(state["scheduler"])
@@ -207,14 +261,15 @@ class Trainer:
         self.best, self.bad_epochs = (monitored, 0) if improved else (self.best, self.bad_epochs + 1)
         if self.scheduler is not None:
             self.scheduler.step(monitored) if self.cfg.train.schedule == "plateau" else self.scheduler.step()
-        state = self._state(epoch)
-        save_checkpoint(self.run_dir / "last.pt", **state)
-        if improved:
-            save_checkpoint(self.run_dir / "best.pt", **state)
-        write_metrics(self.run_dir, self.history)
-        figure2(self.history, self.run_dir / "figures" / "fig2_curves.png")
+        if self.dist.is_main:
+            state = self._state(epoch)
+            save_checkpoint(self.run_dir / "last.pt", **state)
+            if improved:
+                save_checkpoint(self.run_dir / "best.pt", **state)
+            write_metrics(self.run_dir, self.history)
+            figure2(self.history, self.run_dir / "figures" / "fig2_curves.png")
         patience = self.cfg.train.early_stopping
-        return patience is not None and self.bad_epochs >= patience
+        return rank0_decides(self.dist, patience is not None and self.bad_epochs >= patience)
 
     def fit(self) -> dict:
         """Run the remaining epochs within ``train.max_minutes``; return the last history row."""
@@ -222,16 +277,16 @@ class Trainer:
         deadline = time.monotonic() + (budget * 60 - self.elapsed if budget else math.inf)
         val_ids = self.split["val"][: self.cfg.train.val_max_cases or None]
         for epoch in range(self.start_epoch, self.cfg.train.epochs):
-            if time.monotonic() > deadline:  # a resumed run whose budget is already spent
+            if self._stop_now(deadline):  # a resumed run whose budget is already spent
                 break
             t0 = time.monotonic()
             train = self._train_epoch(epoch, deadline)
-            val = evaluate_cached(self.model, self.cache, val_ids, self.cfg, self.device, self.precision, self.loss_fn)
+            val = self._validate(val_ids)
             self.elapsed += time.monotonic() - t0
             stop = self._end_epoch(epoch, train, val, time.monotonic() - t0)
             if self.progress:
                 print(_summary_line(self.history[-1], self.cfg.train.epochs), flush=True)
-            if stop or time.monotonic() > deadline:
+            if stop or self._stop_now(deadline):
                 break
         return self.history[-1] if self.history else {}
 
@@ -242,8 +297,11 @@ def _summary_line(row: dict, epochs: int) -> str:
 
 
 def train(cfg: Config, data_root: str | Path, run_dir: str | Path, resume: bool = False,
-          progress: bool = True, on_step=None) -> dict:
+          progress: bool = True, on_step=None, distributed: bool = True) -> dict:
     """Train a model as ``cfg`` says, writing everything into ``run_dir``; returns the final metrics row.
+
+    Under torchrun (``WORLD_SIZE`` > 1) this is one rank of a DDP run, unless ``distributed`` is False
+    (the study runner trains one variant per process that way).
 
     Raises:
         BratsError: the run folder already holds a run (and ``resume`` is False), or bad data/config.
@@ -253,11 +311,12 @@ def train(cfg: Config, data_root: str | Path, run_dir: str | Path, resume: bool 
         raise BratsError(f"{run_dir} already holds a run; pass --resume to continue it or choose a new --out")
     if resume and not (run_dir / "last.pt").exists():
         raise BratsError(f"{run_dir}/last.pt not found: nothing to resume")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    trainer = Trainer(cfg, data_root, run_dir, progress, on_step)
+    trainer = Trainer(cfg, data_root, run_dir, progress, on_step, distributed)
     if resume:
         trainer.resume()
-    write_run_files(run_dir, cfg, trainer.split, data_root, {
-        "device": str(trainer.device), "precision": trainer.precision, "cache": str(trainer.cache.path),
-        "resumed_from_epoch": trainer.start_epoch})
+    if trainer.dist.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_run_files(run_dir, cfg, trainer.split, data_root, {
+            "device": str(trainer.device), "precision": trainer.precision, "cache": str(trainer.cache.path),
+            "resumed_from_epoch": trainer.start_epoch, "processes": trainer.dist.world})
     return trainer.fit()
