@@ -58,16 +58,25 @@ class LabelScheme:
         return lut
 
     def to_internal(self, seg: np.ndarray, source: str = "segmentation") -> np.ndarray:
-        """Map edition codes to internal codes (uint8). Raises DataError naming ``source`` on unknown labels."""
+        """Map edition codes to internal codes (uint8). Raises DataError naming ``source`` on bad labels."""
         seg = np.asarray(seg)
-        bad = self.invalid_labels(seg)
-        if bad:
-            raise DataError(f"{source}: labels {bad} are not in the {self.name} scheme {sorted(self.codes)}")
+        problem = self.label_problem(seg)
+        if problem:
+            raise DataError(f"{source}: {problem}")
         return self._lut()[seg.astype(np.int64)]
 
-    def invalid_labels(self, seg: np.ndarray) -> list[int]:
-        """Labels present in ``seg`` that the scheme does not define."""
-        return sorted(int(v) for v in np.unique(seg) if v not in self.codes)
+    def label_problem(self, seg: np.ndarray) -> str | None:
+        """Why ``seg`` is no label map of this scheme (non-finite, non-integer or unknown values), or None."""
+        values = np.unique(np.asarray(seg))
+        if values.dtype.kind == "f":
+            if not np.isfinite(values).all():
+                n = int((~np.isfinite(np.asarray(seg))).sum())
+                return f"{n} non-finite values (NaN or inf) in a label map"
+            fractional = values[values != np.round(values)]
+            if len(fractional):
+                return f"non-integer labels {[float(v) for v in fractional[:5]]}: a label map holds whole numbers"
+        bad = sorted(int(v) for v in values if v not in self.codes)
+        return f"labels {bad} are not in the {self.name} scheme {sorted(self.codes)}" if bad else None
 
     def from_internal(self, internal: np.ndarray) -> np.ndarray:
         """Map internal codes back to this edition's codes (uint8)."""

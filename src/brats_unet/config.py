@@ -40,6 +40,7 @@ class DataConfig:
     size: int = 128
     mode: Literal["resize", "native", "crop"] = "resize"
     normalize: Literal["zscore", "max"] = "zscore"  # zscore (brain voxels) | max (X / max, the Kaggle notebook)
+    nonfinite: Literal["error", "zero"] = "error"  # NaN/inf image voxels: refuse the case, or read them as 0
     labels: Literal["auto", SchemeName] = "auto"
     max_cases: Optional[int] = None
     split_fractions: tuple[float, float, float] = (0.6775, 0.2005, 0.1220)
@@ -280,10 +281,16 @@ def _deep_copy(raw: Any) -> Any:
 def read_yaml(path: str | Path) -> dict:
     """Read a YAML mapping, raising ConfigError naming the file on failure."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path} is a folder; --config takes a YAML file (e.g. configs/paper.yaml)")
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a UTF-8 text file; --config takes a YAML file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: invalid YAML ({exc})") from None
     if not isinstance(raw, dict):
@@ -329,12 +336,8 @@ def validate(cfg: Config) -> None:
     if not d.modalities or len(set(d.modalities)) != len(d.modalities):
         raise ConfigError(f"data.modalities: need distinct modalities among {', '.join(MODALITIES)}, "
                           f"got {list(d.modalities)}")
-    if not 0 <= d.slices[0] < d.slices[1]:
-        raise ConfigError(f"data.slices: need 0 <= start < stop, got {list(d.slices)}")
-    _at_least(m.depth, "model.depth", 1)
-    _at_least(m.base_features, "model.base_features", 1)
-    _at_least(t.epochs, "train.epochs", 1)
-    _at_least(t.batch_size, "train.batch_size", 1)
+    _validate_numbers(cfg)
+    _validate_paths(cfg)
     _validate_multiples(cfg)
     if d.max_cases is not None and d.max_cases < 3:
         raise ConfigError(f"data.max_cases: need at least 3 cases (train/val/test), got {d.max_cases}")
@@ -350,9 +353,39 @@ def validate(cfg: Config) -> None:
     _validate_loss(cfg)
 
 
-def _at_least(value: int, key: str, minimum: int) -> None:
-    if value < minimum:
+def _at_least(value: float | None, key: str, minimum: float) -> None:
+    """``value`` (if set) must be >= ``minimum``; the error names the key, the value and the smallest one."""
+    if value is not None and value < minimum:
         raise ConfigError(f"{key}: must be >= {minimum}, got {value}")
+
+
+def _validate_numbers(cfg: Config) -> None:
+    d, m, t, e = cfg.data, cfg.model, cfg.train, cfg.eval
+    for key, value, minimum in (
+        ("model.depth", m.depth, 1), ("model.base_features", m.base_features, 1), ("train.epochs", t.epochs, 1),
+        ("train.batch_size", t.batch_size, 1), ("train.steps_per_epoch", t.steps_per_epoch, 1),
+        ("train.weight_decay", t.weight_decay, 0), ("train.early_stopping", t.early_stopping, 1),
+        ("train.num_workers", t.num_workers, 0), ("train.val_max_cases", t.val_max_cases, 1),
+        ("train.seed", t.seed, 0), ("data.split_seed", d.split_seed, 0), ("eval.batch_size", e.batch_size, 1),
+        ("data.size", d.size, 1), ("model.in_channels", m.in_channels, 1), ("model.num_classes", m.num_classes, 1),
+    ):
+        _at_least(value, key, minimum)
+    if t.max_minutes is not None and t.max_minutes <= 0:
+        raise ConfigError(f"train.max_minutes: must be positive (or null for no limit), got {t.max_minutes}")
+    if not 0 <= e.overlap < 1:
+        raise ConfigError(f"eval.overlap: must be in [0, 1), got {e.overlap}; e.g. 0.5")
+    if min(d.patch_size) < 1:
+        raise ConfigError(f"data.patch_size: sizes must be positive, got {list(d.patch_size)}")
+    if d.slices[0] < 0 or d.slices[1] <= d.slices[0]:
+        raise ConfigError(f"data.slices: need 0 <= start < stop, got {list(d.slices)}")
+
+
+def _validate_paths(cfg: Config) -> None:
+    split, cache = cfg.data.split_file, cfg.data.cache_dir
+    if split is not None and not Path(split).is_file():
+        raise ConfigError(f"data.split_file: {split} is not a file; give a split.json from a run folder or null")
+    if cache is not None and Path(cache).exists() and not Path(cache).is_dir():
+        raise ConfigError(f"data.cache_dir: {cache} is a file; give a folder (created if missing)")
 
 
 def _validate_multiples(cfg: Config) -> None:

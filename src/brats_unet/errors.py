@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import difflib
+import errno
+import os
 from collections.abc import Iterable, Mapping
 from typing import TypeVar
 
@@ -19,6 +21,31 @@ class ConfigError(BratsError):
 
 class DataError(BratsError):
     """A data file or folder is missing, unreadable or inconsistent."""
+
+
+class WriteError(BratsError):
+    """A file or folder could not be written (disk full, permission, a file where a folder should be)."""
+
+
+CAUSES = {
+    errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
+    errno.EACCES: "permission denied", errno.EPERM: "permission denied", errno.EROFS: "read-only file system",
+    errno.ENOTDIR: "a file stands where a folder is needed", errno.EEXIST: "a file stands where a folder is needed",
+    errno.EISDIR: "a folder stands where a file is needed", errno.ENOENT: "a parent folder is missing",
+}
+
+
+def cause(exc: OSError) -> str:
+    """A plain-words cause for an OSError, e.g. ``the disk is full (ENOSPC)``."""
+    name = errno.errorcode.get(exc.errno or 0, "")
+    words = CAUSES.get(exc.errno or 0) or exc.strerror or str(exc)
+    return f"{words} ({name})" if name else words
+
+
+def write_error(path: str | os.PathLike, exc: OSError) -> WriteError:
+    """The one error a failed write becomes: the path the user named (or its nearest folder) and the cause."""
+    culprit = exc.filename if isinstance(exc.filename, str) and exc.errno in (errno.ENOTDIR, errno.EEXIST) else path
+    return WriteError(f"cannot write {culprit}: {cause(exc)}")
 
 
 def closest(name: str, options: Iterable[str]) -> str:

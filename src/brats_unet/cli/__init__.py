@@ -12,8 +12,8 @@ import sys
 from typing import Optional
 
 from ..brats import MODALITIES, SCHEME_NAMES
-from ..config import EvalConfig, field_choices
-from ..errors import BratsError
+from ..config import DataConfig, EvalConfig, field_choices
+from ..errors import BratsError, cause
 from ..version import __version__
 from . import commands as c
 
@@ -82,6 +82,9 @@ def _model_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--save-probabilities", action="store_true", help="also write <case>_probabilities.npz")
     p.add_argument("--labels", choices=SCHEME_NAMES, help="output label codes (default: input edition)")
     p.add_argument("--checkpoint", default="best", choices=["best", "last"])
+    p.add_argument("--nonfinite", choices=field_choices(DataConfig, "nonfinite"),
+                   help="NaN/inf voxels in an image: refuse the case (default: the run's data.nonfinite) or read "
+                        "them as 0 with a warning")
     p.set_defaults(func=c.cmd_predict)
 
 
@@ -136,7 +139,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     try:
         return int(args.func(args) or 0)
     except BratsError as exc:
-        print(f"{_who(args.command)}: error: {exc}", file=sys.stderr)
+        print(f"{_who(args.command)}: error: {' '.join(str(exc).split())}", file=sys.stderr)  # always one line
+        return 2
+    except OSError as exc:  # a read or write the package did not wrap: still one line, never a traceback
+        print(f"{_who(args.command)}: error: {exc.filename or 'a file'}: {cause(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{_who(args.command)}: interrupted", file=sys.stderr)

@@ -93,9 +93,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from ..infer.predict import load_run, predict_cases
 
     run = load_run(args.run, args.checkpoint)
-    written, failures = predict_cases(run, _inputs(args), args.out, args.tta, args.save_probabilities, args.labels)
-    print(f"{len(written)} segmentation(s) written to {args.out}" + (f", {len(failures)} failed" if failures else ""))
-    return 2 if failures else 0
+    if args.nonfinite:
+        import dataclasses
+
+        run.cfg = dataclasses.replace(run.cfg, data=dataclasses.replace(run.cfg.data, nonfinite=args.nonfinite))
+    done = predict_cases(run, _inputs(args), args.out, args.tta, args.save_probabilities, args.labels)
+    print(done.summary(args.out))
+    return 2 if done.failures else 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:

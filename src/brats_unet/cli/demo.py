@@ -51,7 +51,7 @@ def demo(data: Optional[str | Path] = None, minutes: float = 3.0, out: str | Pat
     evaluate(run_dir, "test", data_root=root)
     split = read_split(run_dir)
     case = next(c for c in discover_cases(root) if c.case_id == split["test"][0])
-    nifti = predict_case(load_run(run_dir), case, out / "predictions")
+    nifti, _ = predict_case(load_run(run_dir), case, out / "predictions")
     pred = case.scheme.to_internal(read_array(Source(nifti)))  # figure 3 reuses the prediction
     fig3 = make_figure3(run_dir, case.case_id, data_root=root, pred=pred)
     where = {"run": run_dir, "table1": run_dir / "eval" / "table1.md", "brats": run_dir / "eval" / "brats.md",

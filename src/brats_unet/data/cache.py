@@ -14,15 +14,14 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
 
 from ..config import DEFAULT_MULTIPLE, DataConfig
-from ..errors import DataError
-from ..io import read_json, write_json
+from ..errors import DataError, write_error
+from ..io import STALE_S, read_json, remove_stale_temps, temp_folder, write_json
 from .discovery import Case, discover_cases
 from .preprocess import CaseMeta, preprocess_case
 
@@ -39,6 +38,8 @@ def _key_fields(cfg: DataConfig, multiple: int) -> dict:
     fields = {k: v for k, v in dataclasses.asdict(cfg).items() if k in KEY_FIELDS}
     if cfg.mode != "resize" and multiple != DEFAULT_MULTIPLE:  # the default keeps the keys caches were built with
         fields["multiple"] = multiple
+    if cfg.nonfinite != "error":
+        fields["nonfinite"] = cfg.nonfinite
     return fields
 
 
@@ -85,8 +86,9 @@ def build_case(case: Case, cfg: DataConfig, dest: Path, multiple: int = DEFAULT_
     whoever renames first wins, and a loser finding a finished case keeps it (the content is the same).
     """
     prepared = preprocess_case(case, cfg, multiple=multiple)
-    tmp = Path(tempfile.mkdtemp(dir=dest, prefix=f".{case.case_id}."))
+    tmp: Path | None = None
     try:
+        tmp = temp_folder(dest, case.case_id)
         np.save(tmp / "image.npy", prepared.image)
         if prepared.seg is not None:
             np.save(tmp / "seg.npy", prepared.seg)
@@ -96,8 +98,11 @@ def build_case(case: Case, cfg: DataConfig, dest: Path, multiple: int = DEFAULT_
         except OSError:
             if not (dest / case.case_id / "meta.json").exists():
                 raise
+    except OSError as exc:
+        raise write_error(dest / case.case_id, exc) from None
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
     return case.case_id
 
 
@@ -115,7 +120,11 @@ def prepare_cache(data_root: str | Path, cfg: DataConfig, cache_root: str | Path
     """
     cases = select_cases(data_root, cfg)
     root = Path(cache_root or cfg.cache_dir or default_cache_root()) / cache_key(cfg, data_root, multiple)
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_error(root, exc) from None
+    remove_stale_temps(root, older_than_s=STALE_S)
     write_json(root / "config.json", _key_fields(cfg, multiple)
                | {"data_root": str(Path(data_root).resolve()), "version": PREPROCESS_VERSION})
     todo = [c for c in cases if not (root / c.case_id / "meta.json").exists()]
@@ -129,13 +138,15 @@ def _build_all(todo: list[Case], cfg: DataConfig, root: Path, workers: int, prog
     from tqdm.auto import tqdm
 
     bar = tqdm(total=len(todo), desc="prepare", unit="case", disable=not progress)
-    if workers <= 1:
-        for case in todo:
-            build_case(case, cfg, root, multiple)
-            bar.update()
-    else:
-        with ProcessPoolExecutor(max_workers=workers, initializer=_worker_init) as pool:
-            for fut in as_completed([pool.submit(build_case, c, cfg, root, multiple) for c in todo]):
-                fut.result()
+    try:  # the bar is closed before an error is printed, so the error gets a line of its own
+        if workers <= 1:
+            for case in todo:
+                build_case(case, cfg, root, multiple)
                 bar.update()
-    bar.close()
+        else:
+            with ProcessPoolExecutor(max_workers=workers, initializer=_worker_init) as pool:
+                for fut in as_completed([pool.submit(build_case, c, cfg, root, multiple) for c in todo]):
+                    fut.result()
+                    bar.update()
+    finally:
+        bar.close()

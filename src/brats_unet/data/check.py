@@ -9,7 +9,7 @@ import numpy as np
 
 from ..brats import AFFINE_TOL, MODALITIES, LabelScheme, get_scheme
 from ..errors import DataError
-from .discovery import Case, Source, discover_cases
+from .discovery import Case, Source, scan_cases
 from .volumes import open_image, read_array
 
 
@@ -22,9 +22,9 @@ def _check_volume(source: Source, kind: str, scheme: LabelScheme) -> tuple[list[
         return [str(exc)], None, None
     problems = []
     if kind == "seg":
-        bad = scheme.invalid_labels(data)
-        if bad:
-            problems.append(f"{source.path}: labels {bad} outside the {scheme.name} scheme {sorted(scheme.codes)}")
+        problem = scheme.label_problem(data)
+        if problem:
+            problems.append(f"{source.path}: {problem}")
     else:
         if np.issubdtype(data.dtype, np.floating) and not np.isfinite(data).all():
             problems.append(f"{source.path}: {int((~np.isfinite(data)).sum())} non-finite voxels")
@@ -64,7 +64,7 @@ def _geometry_problems(geometry: dict[str, tuple]) -> list[str]:
 
 def check_dataset(root: str | Path, scheme_name: str = "auto", workers: int = 2) -> tuple[int, list[str]]:
     """Check every case under ``root`` in parallel; return (number of cases, all problems)."""
-    cases = discover_cases(root)
+    cases, problems = scan_cases(root)
     with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
         results = list(pool.map(check_case, cases, [scheme_name] * len(cases)))
-    return len(cases), [p for r in results for p in r]
+    return len(cases) + len(problems), problems + [p for r in results for p in r]

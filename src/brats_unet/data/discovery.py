@@ -54,7 +54,9 @@ class Case:
 
 def is_nifti(path: Path) -> bool:
     """True for visible ``.nii`` / ``.nii.gz`` files (MSD archives carry ``._*`` junk files)."""
-    return path.is_file() and not path.name.startswith(".") and path.name.endswith((".nii", ".nii.gz"))
+    # a dangling link counts too: it is reported by name when read, not skipped in silence
+    return (path.is_file() or path.is_symlink()) and not path.name.startswith(".") \
+        and path.name.endswith((".nii", ".nii.gz"))
 
 
 def nifti_stem(path: Path) -> str:
@@ -78,24 +80,40 @@ def _classify(path: Path) -> tuple[str, str, str] | None:
     return None
 
 
+def _folder_case_id(folder: Path, found: list[tuple[Path, str, str, str]]) -> str:
+    """The case id the files of a folder share; DataError naming a file that belongs to another case."""
+    ids = [cid for _, cid, _, _ in found if cid]
+    if not ids:
+        return folder.name
+    main = max(dict.fromkeys(ids), key=lambda c: (ids.count(c), c == folder.name))
+    for path, cid, _, _ in found:
+        if cid and cid != main:
+            raise DataError(f"{path}: named for case '{cid}' but the other files of {folder} are case '{main}'; "
+                            "move it to its own case folder or rename it")
+    return main
+
+
 def case_from_folder(folder: Path) -> Case | None:
-    """Build a Case from a folder of per-modality files, or None if it holds no known modality."""
+    """Build a Case from a folder of per-modality files, or None if it holds no known modality.
+
+    Raises:
+        DataError: a file named for another case, or two files for one modality.
+    """
+    found = [(p, *c) for p in sorted(p for p in folder.iterdir() if is_nifti(p)) if (c := _classify(p))]
+    if not found:
+        return None
+    case_id = _folder_case_id(folder, found)
     images: dict[str, Source] = {}
-    seg, case_id, edition = None, None, None
-    for path in sorted(p for p in folder.iterdir() if is_nifti(p)):
-        found = _classify(path)
-        if found is None:
-            continue
-        cid, kind, ed = found
+    seg, edition = None, None
+    for path, _, kind, ed in found:
+        if (kind == "seg" and seg is not None) or kind in images:
+            other = seg.path if kind == "seg" and seg is not None else images[kind].path
+            raise DataError(f"{path}: a second {kind} file for case '{case_id}' (also {other.name}); keep one")
         if kind == "seg":
             seg = Source(path)
         else:
-            images[kind] = Source(path)
-            case_id, edition = cid, ed
-        edition = edition or ed
-    if not images and seg is None:
-        return None
-    return Case(case_id or folder.name, edition or "brats2020", images, seg)
+            images[kind], edition = Source(path), ed
+    return Case(case_id, edition or found[0][3], images, seg)
 
 
 def _msd_cases(root: Path) -> list[Case]:
@@ -113,21 +131,57 @@ def discover_cases(root: str | Path) -> list[Case]:
     """All cases under ``root`` (or ``root`` itself as one case), sorted by case id.
 
     Raises:
-        DataError: the folder does not exist or holds no recognisable case.
+        DataError: the folder does not exist, holds no recognisable case, or a case folder is inconsistent
+            (a file of another case, two files of one modality, a case id twice).
+    """
+    cases, problems = scan_cases(root)
+    if problems:
+        raise DataError(problems[0])
+    return cases
+
+
+def scan_cases(root: str | Path) -> tuple[list[Case], list[str]]:
+    """The consistent cases under ``root`` and one line per inconsistent case folder (for ``check``).
+
+    Raises:
+        DataError: ``root`` is no folder or holds no case at all.
     """
     root = Path(root)
+    if root.is_file():
+        raise DataError(f"{root} is a file, not a folder: give its case folder or a dataset root, or pass "
+                        "explicit files (predict --flair F --t1ce F ...)")
     if not root.is_dir():
         raise DataError(f"data folder not found: {root}")
+    problems: list[str] = []
     if (root / "imagesTr").is_dir() or (root / "imagesTs").is_dir():
         cases = _msd_cases(root)
     elif (single := case_from_folder(root)) is not None:
         cases = [single]
     else:
-        cases = [c for d in sorted(root.iterdir()) if d.is_dir() and (c := case_from_folder(d))]
-    if not cases:
+        cases = []
+        for d in sorted(root.iterdir()):
+            try:
+                if d.is_dir() and (c := case_from_folder(d)):
+                    cases.append(c)
+            except DataError as exc:
+                problems.append(str(exc))
+    if not cases and not problems:
         raise DataError(f"{root}: no BraTS cases found (expected <case>/<case>_flair.nii.gz, "
                         "BraTS-GLI-*-t2f.nii.gz or MSD imagesTr/)")
-    return sorted(cases, key=lambda c: c.case_id)
+    unique, twice = _split_duplicates(cases)
+    return sorted(unique, key=lambda c: c.case_id), problems + twice
+
+
+def _split_duplicates(cases: list[Case]) -> tuple[list[Case], list[str]]:
+    """Cases whose id appears once, and a problem line per id appearing twice: two folders holding one id
+    would be merged, or one's prediction would overwrite the other's."""
+    folders: dict[str, list[Path]] = {}
+    for case in cases:
+        source = next(iter(case.images.values()), case.seg)
+        folders.setdefault(case.case_id, []).append(source.path.parent if source else Path("?"))
+    twice = [f"case id '{cid}' appears {len(where)} times ({' and '.join(map(str, where))}); rename all but one"
+             for cid, where in folders.items() if len(where) > 1]
+    return [c for c in cases if len(folders[c.case_id]) == 1], twice
 
 
 def case_from_files(files: dict[str, str | Path], case_id: str | None = None) -> Case:

@@ -54,6 +54,8 @@ def validate_split(split: dict, case_ids: list[str], source: str = "split") -> d
     unknown = sorted(set(seen) - set(case_ids))
     if unknown:
         raise DataError(f"{source}: unknown case ids {unknown[:5]} (not found under the data folder)")
+    if not split["train"]:
+        raise DataError(f"{source}: the 'train' list is empty; put at least one case in it")
     return split
 
 

@@ -1,23 +1,39 @@
-"""Reading NIfTI volumes of a case (nibabel), with errors that name the file."""
+"""Reading NIfTI volumes of a case (nibabel), with errors that name the file and the fix.
+
+Nothing read here is silently wrong: non-finite voxels, modalities on different grids and unreadable
+files are refused (non-finite voxels may be replaced by 0 on explicit request, with a warning).
+"""
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 
-from ..brats import LabelScheme
-from ..errors import DataError
+from ..brats import AFFINE_TOL, LabelScheme
+from ..errors import DataError, cause
 from .discovery import Case, Source
+
+
+def _missing(path: Path) -> str:
+    if path.is_symlink():
+        return f"{path}: dangling symbolic link to {path.readlink()} (the target does not exist)"
+    return f"{path}: file not found"
 
 
 def open_image(source: Source) -> nib.Nifti1Image:
     """Open a NIfTI header (lazy); DataError naming the file if it cannot be read."""
+    path = Path(source.path)
     try:
-        return nib.load(str(source.path))  # type: ignore[return-value]
+        return nib.load(str(path))  # type: ignore[return-value]
     except FileNotFoundError:
-        raise DataError(f"{source.path}: file not found") from None
+        raise DataError(_missing(path)) from None
+    except OSError as exc:  # permission denied, a folder named like a file, I/O errors
+        raise DataError(f"{path}: cannot read: {cause(exc)}") from None
     except Exception as exc:  # nibabel raises many types for corrupt headers
-        raise DataError(f"{source.path}: unreadable NIfTI ({exc.__class__.__name__}: {exc})") from None
+        raise DataError(f"{path}: unreadable NIfTI ({exc.__class__.__name__}: {exc})") from None
 
 
 def spacing(source: Source) -> tuple[float, float, float]:
@@ -49,12 +65,33 @@ def modality_source(case: Case, name: str) -> Source:
     return case.images[name]
 
 
-def read_modalities(case: Case, names: tuple[str, ...]) -> np.ndarray:
-    """Stack modalities as float32, shape (C, X, Y, Z)."""
-    vols = [read_array(modality_source(case, n)).astype(np.float32) for n in names]
-    shapes = {v.shape for v in vols}
-    if len(shapes) != 1:
-        raise DataError(f"case {case.case_id}: modality shapes differ {sorted(shapes)}")
+def finite_image(vol: np.ndarray, source: Source, nonfinite: str = "error") -> np.ndarray:
+    """``vol`` as float32, refusing NaN/inf voxels, or (``nonfinite="zero"``) setting them to 0 with a warning."""
+    vol = vol.astype(np.float32)
+    bad = ~np.isfinite(vol)
+    if not bad.any():
+        return vol
+    n = int(bad.sum())
+    if nonfinite != "zero":
+        raise DataError(f"{source.path}: {n} non-finite voxels (NaN or inf); repair the file, or set "
+                        "data.nonfinite=zero to read them as 0")
+    print(f"warning: {source.path}: {n} non-finite voxels read as 0 (data.nonfinite=zero)", file=sys.stderr)
+    vol[bad] = 0.0
+    return vol
+
+
+def read_modalities(case: Case, names: tuple[str, ...], nonfinite: str = "error") -> np.ndarray:
+    """Stack modalities as float32, shape (C, X, Y, Z); every one on the first one's grid."""
+    sources = [modality_source(case, n) for n in names]
+    vols = [finite_image(read_array(s), s, nonfinite) for s in sources]
+    ref, ref_affine = sources[0], open_image(sources[0]).affine
+    for source, vol in zip(sources[1:], vols[1:]):
+        if vol.shape != vols[0].shape:
+            raise DataError(f"{source.path}: shape {vol.shape} differs from {ref.path.name} {vols[0].shape}")
+        diff = float(np.abs(open_image(source).affine - ref_affine).max())
+        if diff > AFFINE_TOL:
+            raise DataError(f"{source.path}: affine differs from {ref.path.name} by {diff:.3g} mm (> {AFFINE_TOL}); "
+                            "the modalities must be co-registered on one grid (resample it first)")
     return np.stack(vols)
 
 

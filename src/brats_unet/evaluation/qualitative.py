@@ -39,8 +39,12 @@ def make_figure3(run_dir: str | Path, case_id: Optional[str] = None, slice_index
     if pred is None:
         pred, _ = segment(run or load_run(run_dir, checkpoint), case)
     ref = read_seg(case)
-    assert ref is not None  # checked above: the case has a segmentation
-    z = pick_slice(ref) if slice_index is None else slice_index
+    assert ref is not None and case.seg is not None  # checked above: the case has a segmentation
     flair = normalise(read_array(case.images["flair"]).astype(np.float32), "zscore")
+    for name, labels in (("segmentation", ref), ("prediction", pred)):
+        if labels.shape != flair.shape:
+            raise DataError(f"{case.seg.path if name == 'segmentation' else case_id}: {name} shape {labels.shape} "
+                            f"differs from the images' {flair.shape}")
+    z = pick_slice(ref) if slice_index is None else slice_index
     path = run_dir / "figures" / f"fig3_{case_id}_z{z}.png"
     return figure3(flair[:, :, z], ref[:, :, z], pred[:, :, z], path, f"{case_id}, axial slice {z}")

@@ -4,7 +4,7 @@ edition's label codes, slices outside the model's range and voxels outside its b
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
@@ -13,13 +13,13 @@ import numpy as np
 import torch
 
 from ..brats import get_scheme
-from ..config import Config
+from ..config import Config, to_dict
 from ..data.discovery import Case, Source
 from ..data.preprocess import preprocess_case, to_original
 from ..data.volumes import open_image
 from ..device import resolve_device, resolve_precision
-from ..errors import BratsError
-from ..io import atomic_write
+from ..errors import BratsError, DataError, cause, write_error
+from ..io import STALE_S, atomic_write, remove_stale_temps
 from ..models import build_model
 from ..runs.checkpoint import load_checkpoint
 from ..runs.folder import read_run_config
@@ -37,14 +37,39 @@ class LoadedRun:
 
 
 def load_run(run_dir: str | Path, checkpoint: str = "best", device: str = "auto") -> LoadedRun:
-    """Load the config and the ``best``/``last`` checkpoint of a run folder (``weights_only=True``)."""
+    """Load the config and the ``best``/``last`` checkpoint of a run folder (``weights_only=True``).
+
+    Raises:
+        DataError: a missing or damaged checkpoint (with a hint to try ``last``), or a ``config.yaml``
+            that no longer describes the checkpoint's network (naming the keys that differ).
+    """
     run_dir = Path(run_dir)
     cfg = read_run_config(run_dir)
     dev = resolve_device(device)
     model = build_model(cfg.model, cfg.in_channels, cfg.num_classes)
-    model.load_state_dict(load_checkpoint(run_dir / f"{checkpoint}.pt")["model"])
+    path = run_dir / f"{checkpoint}.pt"
+    try:
+        state = load_checkpoint(path)
+    except DataError as exc:
+        hint = "; try --checkpoint last" if checkpoint != "last" and (run_dir / "last.pt").exists() else ""
+        raise DataError(f"{exc}{hint}") from None
+    try:
+        model.load_state_dict(state["model"])
+    except (RuntimeError, KeyError, TypeError):
+        raise DataError(f"{run_dir}/config.yaml does not describe the network in {path.name}"
+                        f"{_differences(to_dict(cfg), state.get('config'))}; restore the run's config.yaml") from None
     model.to(dev).eval()
     return LoadedRun(cfg, model, dev, resolve_precision(cfg.train.precision, dev))
+
+
+def _differences(now: dict, stored: object) -> str:
+    """`` (differs at model.base_features: 16 in config.yaml, 32 in the checkpoint)`` or ``""``."""
+    if not isinstance(stored, dict):
+        return ""
+    diffs = [f"{section}.{k}: {v!r} in config.yaml, {stored[section].get(k)!r} in the checkpoint"
+             for section, values in now.items() if isinstance(stored.get(section), dict)
+             for k, v in values.items() if stored[section].get(k) != v]
+    return f" (differs at {'; '.join(diffs[:3])})" if diffs else ""
 
 
 def probabilities(run: LoadedRun, case: Case, tta: bool = False) -> torch.Tensor:
@@ -74,8 +99,11 @@ def write_seg(labels: np.ndarray, reference: Path, path: Path) -> Path:
 
 
 def predict_case(run: LoadedRun, case: Case, out_dir: Path, tta: bool = False, save_probabilities: bool = False,
-                 labels: Optional[str] = None) -> Path:
-    """Segment one case and write ``<case>_seg.nii.gz`` (and optionally ``<case>_probabilities.npz``)."""
+                 labels: Optional[str] = None) -> tuple[Path, bool]:
+    """Segment one case and write ``<case>_seg.nii.gz`` (and optionally ``<case>_probabilities.npz``).
+
+    Returns the path and whether the mask holds any tumour.
+    """
     internal, probs = segment(run, case, tta)
     scheme = get_scheme(labels) if labels else case.scheme
     path = write_seg(scheme.from_internal(internal), case.reference, out_dir / f"{case.case_id}_seg.nii.gz")
@@ -83,21 +111,51 @@ def predict_case(run: LoadedRun, case: Case, out_dir: Path, tta: bool = False, s
         atomic_write(out_dir / f"{case.case_id}_probabilities.npz",
                      lambda tmp: np.savez_compressed(str(tmp), probabilities=probs.numpy().astype(np.float16),
                                                      mode=run.cfg.loss.mode))
-    return path
+    return path, bool(internal.any())
+
+
+@dataclass
+class Predictions:
+    """What ``predict`` did: files written, cases whose mask holds no tumour, and one line per failed case."""
+
+    written: list[Path] = field(default_factory=list)
+    empty: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    def summary(self, out_dir: str | Path) -> str:
+        text = f"{len(self.written)} segmentation(s) written to {out_dir}"
+        if self.empty:
+            text += f"; {len(self.empty)} with no tumour predicted although the input has brain voxels " \
+                    f"(look at them): {', '.join(self.empty)}"
+        return text + (f"; {len(self.failures)} failed" if self.failures else "")
+
+
+def _about(case_id: str, message: str) -> str:
+    """Prefix ``case X:`` unless the message already starts with it."""
+    return message if message.startswith(f"case {case_id}") else f"case {case_id}: {message}"
 
 
 def predict_cases(run: LoadedRun, cases: list[Case], out_dir: str | Path, tta: bool = False,
                   save_probabilities: bool = False, labels: Optional[str] = None,
-                  progress: bool = True) -> tuple[list[Path], list[str]]:
-    """Predict every case; a failing case is reported and the others still run. Returns (written, failures)."""
-    out_dir = Path(out_dir)
-    written, failures = [], []
+                  progress: bool = True) -> Predictions:
+    """Predict every case; a failing case (bad input, a failed write) is reported and the others still run."""
+    out_dir, done = Path(out_dir), Predictions()
+    try:  # a folder that cannot be made fails once, not once per case
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_error(out_dir, exc) from None
+    remove_stale_temps(out_dir, older_than_s=STALE_S)
     for case in cases:
         try:
-            written.append(predict_case(run, case, out_dir, tta, save_probabilities, labels))
-            if progress:
-                print(f"{case.case_id}: {written[-1]}", flush=True)
-        except BratsError as exc:
-            failures.append(f"case {case.case_id}: {exc}")
-            print(f"brats-unet predict: error: case {case.case_id}: {exc}", file=sys.stderr)
-    return written, failures
+            path, tumour = predict_case(run, case, out_dir, tta, save_probabilities, labels)
+        except (BratsError, OSError) as exc:
+            message = _about(case.case_id, str(exc) if isinstance(exc, BratsError) else f"{exc.filename}: {cause(exc)}")
+            done.failures.append(message)
+            print(f"brats-unet predict: error: {message}", file=sys.stderr, flush=True)
+            continue
+        done.written.append(path)
+        if not tumour:
+            done.empty.append(case.case_id)
+        if progress:
+            print(f"{case.case_id}: {path}" + ("" if tumour else "  (no tumour predicted)"), flush=True)
+    return done

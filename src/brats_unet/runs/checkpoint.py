@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 import random
 from pathlib import Path
 
@@ -41,5 +42,9 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
         raise DataError(f"checkpoint not found: {path}")
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:
-        raise DataError(f"{path}: cannot load checkpoint ({exc.__class__.__name__}: {exc})") from None
+    except pickle.UnpicklingError:
+        raise DataError(f"{path}: cannot load checkpoint: it holds Python objects beyond tensors and plain data, "
+                        "which weights_only loading refuses to run (a tampered or foreign file)") from None
+    except Exception as exc:  # truncated zip, wrong format, I/O
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise DataError(f"{path}: cannot load checkpoint ({exc.__class__.__name__}: {first})") from None

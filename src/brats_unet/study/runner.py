@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..device import resolve_device
 from ..distributed import SINGLE, barrier, launched, setup, share
+from ..errors import WriteError
 from ..evaluation.evaluate import evaluate
 from ..train.loop import train
 from .report import write_report
@@ -29,6 +30,8 @@ def run_study(study: Study, data: str | Path, out: str | Path, dry_run: bool = F
               progress: bool = True) -> list[dict]:
     """Train and evaluate every variant x seed not yet done; write report.md and summary.csv."""
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise WriteError(f"cannot write {out}: a file stands where the study folder is needed; choose another --out")
     ctx = setup(resolve_device("auto").type) if launched() else SINGLE
     who = f"[rank {ctx.rank}] " if ctx.active else ""
     plan = [(v, s, status(out, v, s)) for v in study.variants for s in study.seeds]

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import functools
 import math
+import os
+import shutil
+import signal
 import time
 from pathlib import Path
 
@@ -23,20 +26,29 @@ import torch
 from ..brats import REGION_NAMES
 from ..config import Config, to_dict
 from ..data.augment import augment_batch
-from ..data.cache import prepare_cache
+from ..data.cache import prepare_cache, select_cases
 from ..data.datasets import PatchDataset, SliceDataset, collate_pad, sample_indices
 from ..data.split import load_split, make_split
 from ..device import autocast, memory_format, resolve_device, resolve_precision
 from ..distributed import SINGLE, all_gather, all_sum, barrier, rank0_decides, setup, share
-from ..errors import BratsError, ConfigError
+from ..errors import BratsError, ConfigError, WriteError
 from ..infer.inferer import to_labels
+from ..io import atomic_group, remove_stale_temps
 from ..losses import build_loss
 from ..metrics.paper import PaperMetrics, paper_metrics
 from ..models import build_model
 from ..plots import figure2
-from ..runs.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from ..runs.folder import write_metrics, write_run_files
+from ..runs.checkpoint import load_checkpoint, rng_state, set_rng_state
+from ..runs.folder import write_metrics_to, write_run_files
 from .validate import summarise_validation, validate_cases
+
+
+def kill_point(phase: str, epoch: int) -> None:
+    """Fault injection for the reliability tests: ``BRATS_UNET_KILL_AT=<phase>:<epoch>`` (1-based) makes this
+    process SIGKILL itself there, exactly as ``kill -9`` at that moment would. Phases: ``step`` (inside the
+    epoch), ``validation``, ``checkpoint`` (the epoch's files written, not yet renamed into place)."""
+    if os.environ.get("BRATS_UNET_KILL_AT") == f"{phase}:{epoch + 1}":
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
@@ -58,9 +70,9 @@ class Trainer:
         self._check_distributed()
         self.progress, self.on_step = progress and self.dist.is_main, on_step
         self.precision = resolve_precision(cfg.train.precision, self.device)
-        self.loss_fn = build_loss(cfg.loss)  # before the cache: a loss config error costs no preprocessing
+        self.loss_fn = build_loss(cfg.loss)  # before the cache: a loss or split error costs no preprocessing
+        self.split = self._split([c.case_id for c in select_cases(data_root, cfg.data)])
         self.cache = self._cache()
-        self.split = self._split()
         torch.manual_seed(cfg.train.seed)
         self.net = build_model(cfg.model, cfg.in_channels, cfg.num_classes)
         self.net = self.net.to(self.device, memory_format=self._mf())  # type: ignore[call-overload]
@@ -108,11 +120,11 @@ class Trainer:
             return False
         return rank0_decides(self.dist, time.monotonic() > deadline)
 
-    def _split(self) -> dict:
+    def _split(self, case_ids: list[str]) -> dict:
         d = self.cfg.data
         if d.split_file:
-            return load_split(d.split_file, self.cache.case_ids)
-        return make_split(self.cache.case_ids, d.split_fractions, d.split_seed)
+            return load_split(d.split_file, case_ids)
+        return make_split(case_ids, d.split_fractions, d.split_seed)
 
     def _scheduler(self):
         t = self.cfg.train
@@ -197,6 +209,8 @@ class Trainer:
         for step, (images, labels) in enumerate(self._batches(epoch)):
             if self.on_step:
                 self.on_step(epoch, step)
+            if step == 1:
+                kill_point("step", epoch)
             loss, pred = self._step(images, labels, generator)
             losses.append(loss)
             paper.update(pred, labels)
@@ -213,6 +227,7 @@ class Trainer:
 
     def _validate(self, val_ids: list[str]) -> dict:
         """Each rank scores its share of the validation cases; every rank gets the merged scores."""
+        kill_point("validation", len(self.history))
         part = validate_cases(self.net, self.cache, share(val_ids, self.dist), self.cfg, self.device, self.precision,
                               self.loss_fn)
         return summarise_validation(all_gather(self.dist, part), val_ids)
@@ -262,14 +277,22 @@ class Trainer:
         if self.scheduler is not None:
             self.scheduler.step(monitored) if self.cfg.train.schedule == "plateau" else self.scheduler.step()
         if self.dist.is_main:
-            state = self._state(epoch)
-            save_checkpoint(self.run_dir / "last.pt", **state)
-            if improved:
-                save_checkpoint(self.run_dir / "best.pt", **state)
-            write_metrics(self.run_dir, self.history)
+            self._commit(epoch, improved)
             figure2(self.history, self.run_dir / "figures" / "fig2_curves.png")
         patience = self.cfg.train.early_stopping
         return rank0_decides(self.dist, patience is not None and self.bad_epochs >= patience)
+
+    def _commit(self, epoch: int, improved: bool) -> None:
+        """last.pt, metrics.csv and (if improved) best.pt of an epoch replace the old ones together or not at
+        all, so after any failure (a full disk, a kill) they describe the same epoch."""
+        state = self._state(epoch)
+        names = ["last.pt", "metrics.csv"] + (["best.pt"] if improved else [])
+        with atomic_group(*(self.run_dir / n for n in names)) as temps:
+            torch.save(state, temps[0])
+            write_metrics_to(temps[1], self.history)
+            if improved:
+                torch.save(state, temps[2])
+            kill_point("checkpoint", epoch)
 
     def fit(self) -> dict:
         """Run the remaining epochs within ``train.max_minutes``; return the last history row."""
@@ -307,16 +330,36 @@ def train(cfg: Config, data_root: str | Path, run_dir: str | Path, resume: bool 
         BratsError: the run folder already holds a run (and ``resume`` is False), or bad data/config.
     """
     run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise WriteError(f"cannot write {run_dir}: a file stands where the run folder is needed; choose another --out")
     if not resume and (run_dir / "last.pt").exists():
         raise BratsError(f"{run_dir} already holds a run; pass --resume to continue it or choose a new --out")
     if resume and not (run_dir / "last.pt").exists():
         raise BratsError(f"{run_dir}/last.pt not found: nothing to resume")
-    trainer = Trainer(cfg, data_root, run_dir, progress, on_step, distributed)
-    if resume:
-        trainer.resume()
-    if trainer.dist.is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        write_run_files(run_dir, cfg, trainer.split, data_root, {
-            "device": str(trainer.device), "precision": trainer.precision, "cache": str(trainer.cache.path),
-            "resumed_from_epoch": trainer.start_epoch, "processes": trainer.dist.world})
-    return trainer.fit()
+    created = _first_missing(run_dir)
+    try:
+        trainer = Trainer(cfg, data_root, run_dir, progress, on_step, distributed)
+        if resume:
+            trainer.resume()
+        if trainer.dist.is_main:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            remove_stale_temps(run_dir)  # one writer per run folder: any temporary here is an interrupted one
+            write_run_files(run_dir, cfg, trainer.split, data_root, {
+                "device": str(trainer.device), "precision": trainer.precision, "cache": str(trainer.cache.path),
+                "resumed_from_epoch": trainer.start_epoch, "processes": trainer.dist.world})
+        return trainer.fit()
+    except BaseException:
+        # a run that failed before its first checkpoint leaves no folder behind (only rank 0 ever made one)
+        if created is not None and os.environ.get("RANK", "0") == "0" and not (run_dir / "last.pt").exists():
+            shutil.rmtree(created, ignore_errors=True)
+        raise
+
+
+def _first_missing(path: Path) -> Path | None:
+    """The outermost folder of ``path`` that does not exist yet (what this run would create), or None."""
+    missing = None
+    for p in [path, *path.parents]:
+        if p.exists():
+            break
+        missing = p
+    return missing
