@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from brats_unet.cli import main
+from brats_unet.config import load_config
+from brats_unet.data.synth import write_synthetic
+from brats_unet.train.loop import train
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = Path(os.environ.get("BRATS_SAMPLE", REPO.parent / "shared" / "data" / "brats2018-sample"))
@@ -40,3 +46,41 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     """Never write into the user's ~/.cache from tests."""
     monkeypatch.setenv("BRATS_UNET_CACHE", str(tmp_path_factory.getbasetemp() / "default-cache"))
 
+
+TINY = ["data.size=32", "model.base_features=4", "model.depth=2", "train.epochs=2", "train.steps_per_epoch=2",
+        "train.batch_size=4", "train.precision=fp32"]
+
+
+@pytest.fixture(scope="session")
+def phantoms(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("phantoms") / "data"
+    write_synthetic(root, cases=4, seed=3, shape=(40, 40, 16))
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_run(phantoms, tmp_path_factory) -> Path:
+    run = tmp_path_factory.mktemp("run") / "run"
+    cache = tmp_path_factory.mktemp("cache")
+    train(load_config(overrides=TINY + [f"data.cache_dir={cache}"]), phantoms, run, progress=False)
+    return run
+
+
+@dataclass
+class Outcome:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def error_lines(self) -> list[str]:
+        return [line for line in self.err.splitlines() if "error:" in line]
+
+
+@pytest.fixture
+def run_cli(capsys):
+    def run(*args) -> Outcome:
+        code = main([str(a) for a in args])
+        captured = capsys.readouterr()
+        return Outcome(code, captured.out, captured.err)
+    return run

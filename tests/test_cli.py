@@ -1,5 +1,8 @@
+import re
 import subprocess
 import sys
+
+import pytest
 
 from brats_unet.cli import build_parser, main
 
@@ -22,3 +25,56 @@ def test_user_errors_are_one_line_and_exit_2(tmp_path, capsys):
     assert err.count("\n") == 1 and "data folder not found" in err and "Traceback" not in err
     assert main(["evaluate", str(tmp_path)]) == 2
     assert "not a run folder" in capsys.readouterr().err
+
+
+def test_set_takes_several_pairs_and_repeats():
+    args = build_parser().parse_args(["train", "--data", "d", "--out", "o", "--set", "a=1", "b=2", "--set", "c=3"])
+    assert args.set == ["a=1", "b=2", "c=3"]
+
+
+def test_every_model_command_takes_a_device():
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    for name in ("train", "evaluate", "predict", "report", "study", "demo"):
+        device = next(a for a in sub.choices[name]._actions if a.dest == "device")
+        assert set(device.choices) == {"auto", "cpu", "cuda", "mps"}, name
+
+
+def test_device_cuda_without_a_gpu_is_one_line(tiny_run, phantoms, run_cli, tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    result = run_cli("predict", tiny_run, phantoms, "--out", tmp_path / "p", "--device", "cuda")
+    assert result.code == 2 and result.error_lines == ["brats-unet predict: error: device cuda: no CUDA device is "
+                                                       "available here; use auto or cpu"]
+
+
+def test_inference_overrides_are_limited_to_eval_keys(tiny_run, phantoms, run_cli, tmp_path):
+    result = run_cli("predict", tiny_run, phantoms / "Synth_001", "--out", tmp_path / "p", "--set", "model.depth=3")
+    assert result.code == 2 and "--set model.depth: a trained run takes only eval.* keys" in result.error_lines[0]
+    ok = run_cli("predict", tiny_run, phantoms / "Synth_001", "--out", tmp_path / "p", "--set", "eval.tta=true",
+                 "eval.batch_size=4")
+    assert ok.code == 0
+
+
+def test_predict_shows_progress_over_cases_unless_quiet(tiny_run, phantoms, run_cli, tmp_path):
+    loud = run_cli("predict", tiny_run, phantoms, "--out", tmp_path / "a")
+    assert "predict: 100%" in loud.err and "4/4" in loud.err
+    quiet = run_cli("predict", tiny_run, phantoms, "--out", tmp_path / "b", "--quiet")
+    assert quiet.err == "" and quiet.out.strip().startswith("4 segmentation(s) written")
+
+
+def test_evaluate_one_split_computes_only_that_split(tiny_run, phantoms, run_cli, tmp_path):
+    import shutil
+
+    from brats_unet.io import read_csv
+    from brats_unet.runs.folder import read_split
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    cache = tmp_path / "fresh-cache"
+    (run / "config.yaml").write_text(re.sub(r"cache_dir: .*", f"cache_dir: {cache}", (run / "config.yaml").read_text()))
+    assert run_cli("evaluate", run, "--split", "test", "--set", "eval.tta=true", "--quiet").code == 0
+    assert [r["split"] for r in read_csv(run / "eval" / "table1.csv")] == ["Test"]
+    built = sorted(p.name for p in next(cache.iterdir()).iterdir() if p.is_dir())
+    assert built == sorted(read_split(run)["test"])  # train and validation cases were never preprocessed

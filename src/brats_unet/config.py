@@ -26,7 +26,7 @@ NormName = Literal["none", "batch", "instance", "group"]
 LossName = Literal["ce", "weighted_ce", "dice", "focal", "tversky", "focal_tversky", "combo", "unified_focal",
                    "boundary"]
 LossMode = Literal["multiclass", "regions"]
-DeviceName = Literal["auto", "cpu", "cuda"]
+DeviceName = Literal["auto", "cpu", "cuda", "mps"]
 PrecisionName = Literal["auto", "fp32", "bf16", "amp", "fp16"]
 Convention = Literal["brats2020", "brats2023"]
 

@@ -16,12 +16,19 @@ import torch
 from .errors import ConfigError
 
 
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
+
+
 def resolve_device(name: str = "auto") -> torch.device:
-    """``auto`` -> cuda when available, else cpu."""
+    """``auto`` -> cuda when available, else Apple's mps, else cpu; an unavailable device is a ConfigError."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device("cuda" if torch.cuda.is_available() else "mps" if _mps_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("train.device=cuda but no CUDA device is available; use auto or cpu")
+        raise ConfigError("device cuda: no CUDA device is available here; use auto or cpu")
+    if name == "mps" and not _mps_available():
+        raise ConfigError("device mps: Apple's Metal backend is not available here; use auto or cpu")
     return torch.device(name)
 
 
@@ -44,6 +51,8 @@ def resolve_precision(name: str, device: torch.device) -> str:
         if name == "bf16" or (name in ("auto", "amp") and torch.cuda.is_bf16_supported()):
             return "bf16"
         return "fp16"
+    if device.type == "mps":
+        return "fp32"  # autocast on mps is young; fp32 is what works everywhere there
     if name == "fp16":
         raise ConfigError("train.precision=fp16 needs a CUDA device; on a CPU use auto, bf16 or fp32")
     if name in ("auto", "amp"):

@@ -12,16 +12,25 @@ import sys
 from typing import Optional
 
 from ..brats import MODALITIES, SCHEME_NAMES
-from ..config import DataConfig, EvalConfig, field_choices
+from ..config import DataConfig, EvalConfig, TrainConfig, field_choices
 from ..errors import BratsError, cause
 from ..version import __version__
 from . import commands as c
 
 
+def _add_set(p: argparse.ArgumentParser, help: str) -> None:
+    """``--set a=1 b=2`` (Hydra-style, several pairs) or ``--set a=1 --set b=2``."""
+    p.add_argument("--set", action="extend", nargs="+", metavar="KEY=VALUE", default=[], help=help)
+
+
+def _add_device(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", choices=field_choices(TrainConfig, "device"), default=None,
+                   help="where the model runs (default: the config's train.device, auto)")
+
+
 def _add_config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="YAML config file (defaults: the case study's recipe)")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="override, e.g. model.activation=prelu (repeatable)")
+    _add_set(p, "overrides, e.g. --set model.activation=prelu train.epochs=10")
 
 
 def _data_commands(sub: argparse._SubParsersAction) -> None:
@@ -51,6 +60,7 @@ def _data_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="scores.csv")
     p.add_argument("--labels", default="brats2020", choices=SCHEME_NAMES)
     p.add_argument("--convention", default="brats2020", choices=field_choices(EvalConfig, "convention"))
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=c.cmd_score)
 
 
@@ -61,6 +71,7 @@ def _model_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="continue from RUN/last.pt with the stored config")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_config_args(p)
+    _add_device(p)
     p.set_defaults(func=c.cmd_train)
 
     p = sub.add_parser("evaluate", help="Table 1 and BraTS region scores of a trained run")
@@ -69,6 +80,8 @@ def _model_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", default="best", choices=["best", "last"])
     p.add_argument("--data", help="dataset root (default: the one the run was trained on)")
     p.add_argument("--quiet", action="store_true")
+    _add_set(p, "inference settings, e.g. --set eval.tta=true eval.batch_size=16 (eval.* and data.nonfinite)")
+    _add_device(p)
     p.set_defaults(func=c.cmd_evaluate)
 
     p = sub.add_parser("predict", help="segment new cases into NIfTI masks in their original geometry")
@@ -85,6 +98,9 @@ def _model_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--nonfinite", choices=field_choices(DataConfig, "nonfinite"),
                    help="NaN/inf voxels in an image: refuse the case (default: the run's data.nonfinite) or read "
                         "them as 0 with a warning")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or per-case lines")
+    _add_set(p, "inference settings, e.g. --set eval.batch_size=8 (eval.* and data.nonfinite)")
+    _add_device(p)
     p.set_defaults(func=c.cmd_predict)
 
 
@@ -95,6 +111,7 @@ def _report_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--slice", type=int, help="axial slice index (default: largest tumour area)")
     p.add_argument("--data", help="dataset root (default: the one the run was trained on)")
     p.add_argument("--checkpoint", default="best", choices=["best", "last"])
+    _add_device(p)
     p.set_defaults(func=c.cmd_report)
 
     p = sub.add_parser("study", help="train a grid of variants under identical conditions and compare them")
@@ -102,15 +119,16 @@ def _report_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--dry-run", action="store_true", help="list the runs and their state, train nothing")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="override applied to every variant (joins the budget)")
+    _add_set(p, "overrides applied to every variant (join the budget), e.g. --set train.max_minutes=5")
     p.add_argument("--quiet", action="store_true")
+    _add_device(p)
     p.set_defaults(func=c.cmd_study)
 
     p = sub.add_parser("demo", help="train briefly, evaluate, predict one case, draw the figures")
     p.add_argument("--data", help="dataset root (default: ../shared/data/brats2018-sample, else phantoms)")
     p.add_argument("--minutes", type=float, default=3.0, help="training budget")
     p.add_argument("--out", default="demo-output")
+    _add_device(p)
     p.set_defaults(func=c.cmd_demo)
 
 

@@ -8,10 +8,16 @@ import sys
 from pathlib import Path
 
 
+def _sets(args: argparse.Namespace) -> list[str]:
+    """The ``--set`` pairs, with ``--device`` as ``train.device`` where the command has it."""
+    device = getattr(args, "device", None)
+    return list(getattr(args, "set", None) or []) + ([f"train.device={device}"] if device else [])
+
+
 def _config(args: argparse.Namespace):  # -> Config (typed lazily: config imports yaml)
     from ..config import load_config
 
-    return load_config(getattr(args, "config", None), getattr(args, "set", None) or [])
+    return load_config(getattr(args, "config", None), _sets(args))
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -46,7 +52,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     from ..evaluation.tables import SCORE_COLUMNS, summary_table
     from ..io import write_csv
 
-    rows = score_folders(args.pred, args.ref, args.labels, args.convention)
+    rows = score_folders(args.pred, args.ref, args.labels, args.convention, progress=not args.quiet)
     write_csv(rows, args.out, SCORE_COLUMNS)
     print(summary_table(rows))
     print(f"per-case scores: {args.out}")
@@ -58,7 +64,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from ..runs.folder import read_run_config
     from ..train.loop import train
 
-    cfg = read_run_config(args.out, args.set or []) if args.resume else _config(args)
+    cfg = read_run_config(args.out, _sets(args)) if args.resume else _config(args)
     row = train(cfg, args.data, args.out, resume=args.resume, progress=not args.quiet)
     dice = "/".join(f"{row.get(f'val_{r}', float('nan')):.3f}" for r in REGION_NAMES)
     print(f"run folder: {args.out}  (last epoch: {row.get('epoch', 0):.0f}, val Dice {'/'.join(REGION_NAMES)} {dice})")
@@ -68,7 +74,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from ..evaluation.evaluate import evaluate
 
-    evaluate(args.run, args.split, args.checkpoint, args.data, progress=not args.quiet)
+    evaluate(args.run, args.split, args.checkpoint, args.data, progress=not args.quiet, device=args.device or "auto",
+             overrides=args.set)
     out = Path(args.run) / "eval"
     print((out / "table1.md").read_text())
     print((out / "brats.md").read_text())
@@ -92,23 +99,23 @@ def _inputs(args: argparse.Namespace) -> list:
 def cmd_predict(args: argparse.Namespace) -> int:
     from ..infer.predict import load_run, predict_cases
 
-    run = load_run(args.run, args.checkpoint)
-    if args.nonfinite:
-        import dataclasses
-
-        run.cfg = dataclasses.replace(run.cfg, data=dataclasses.replace(run.cfg.data, nonfinite=args.nonfinite))
-    done = predict_cases(run, _inputs(args), args.out, args.tta, args.save_probabilities, args.labels)
+    sets = args.set + ([f"data.nonfinite={args.nonfinite}"] if args.nonfinite else [])
+    run = load_run(args.run, args.checkpoint, args.device or "auto", sets)
+    done = predict_cases(run, _inputs(args), args.out, args.tta, args.save_probabilities, args.labels,
+                         progress=not args.quiet)
     print(done.summary(args.out))
     return 2 if done.failures else 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from ..evaluation.qualitative import make_figure3
+    from ..infer.predict import load_run
     from ..plots import figure2
     from ..runs.folder import read_metrics
 
     fig2 = figure2(read_metrics(args.run), Path(args.run) / "figures" / "fig2_curves.png")
-    fig3 = make_figure3(args.run, args.case, args.slice, args.data, args.checkpoint)
+    fig3 = make_figure3(args.run, args.case, args.slice, args.data, args.checkpoint,
+                        run=load_run(args.run, args.checkpoint, args.device or "auto"))
     print(f"Figure 2: {fig2}\nFigure 3: {fig3}")
     return 0
 
@@ -116,7 +123,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import demo
 
-    demo(args.data, args.minutes, args.out)
+    demo(args.data, args.minutes, args.out, device=args.device or "auto")
     return 0
 
 
@@ -124,7 +131,7 @@ def cmd_study(args: argparse.Namespace) -> int:
     from ..study.runner import run_study
     from ..study.spec import load_study
 
-    study = load_study(args.study, args.set or [])
+    study = load_study(args.study, _sets(args))
     run_study(study, args.data, args.out, dry_run=args.dry_run, progress=not args.quiet)
     if not args.dry_run:
         print(f"report: {args.out}/report.md\nsummary: {args.out}/summary.csv")

@@ -39,19 +39,20 @@ def find_data(data: Optional[str | Path], out: Path) -> tuple[Path, str]:
     return synth, "synthetic phantoms (no real data found; results say nothing about real MRI)"
 
 
-def demo(data: Optional[str | Path] = None, minutes: float = 3.0, out: str | Path = "demo-output") -> dict:
+def demo(data: Optional[str | Path] = None, minutes: float = 3.0, out: str | Path = "demo-output",
+         device: str = "auto") -> dict:
     """Run the demo into ``out``; print and return where everything is."""
     out = Path(out)
     root, origin = find_data(data, out)
     print(f"data: {root} ({origin})")
     run_dir = out / "run"
-    cfg = load_config(overrides=DEMO_SETTINGS + [f"train.max_minutes={minutes}"])
+    cfg = load_config(overrides=DEMO_SETTINGS + [f"train.max_minutes={minutes}", f"train.device={device}"])
     resume = (run_dir / "last.pt").exists()
     train(cfg, root, run_dir, resume=resume)
-    evaluate(run_dir, "test", data_root=root)
+    evaluate(run_dir, "test", data_root=root, device=device)
     split = read_split(run_dir)
     case = next(c for c in discover_cases(root) if c.case_id == split["test"][0])
-    nifti, _ = predict_case(load_run(run_dir), case, out / "predictions")
+    nifti, _ = predict_case(load_run(run_dir, device=device), case, out / "predictions")
     pred = case.scheme.to_internal(read_array(Source(nifti)))  # figure 3 reuses the prediction
     fig3 = make_figure3(run_dir, case.case_id, data_root=root, pred=pred)
     where = {"run": run_dir, "table1": run_dir / "eval" / "table1.md", "brats": run_dir / "eval" / "brats.md",

@@ -16,6 +16,7 @@ import os
 import shutil
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
@@ -113,12 +114,14 @@ def select_cases(data_root: str | Path, cfg: DataConfig) -> list[Case]:
 
 
 def prepare_cache(data_root: str | Path, cfg: DataConfig, cache_root: str | Path | None = None,
-                  workers: int = 2, progress: bool = True, multiple: int = DEFAULT_MULTIPLE) -> SliceCache:
+                  workers: int = 2, progress: bool = True, multiple: int = DEFAULT_MULTIPLE,
+                  only: Optional[set[str]] = None) -> SliceCache:
     """Build (or reuse) the cache for ``cfg`` over the cases of ``data_root``; return a reader.
 
-    ``multiple`` (``2**model.depth``) is what crop/native boxes are padded to.
+    ``multiple`` (``2**model.depth``) is what crop/native boxes are padded to; ``only`` limits the cases
+    built (and readable) to those ids, e.g. one split.
     """
-    cases = select_cases(data_root, cfg)
+    cases = [c for c in select_cases(data_root, cfg) if only is None or c.case_id in only]
     root = Path(cache_root or cfg.cache_dir or default_cache_root()) / cache_key(cfg, data_root, multiple)
     try:
         root.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Optional
 
@@ -26,12 +27,12 @@ from .tables import SCORE_COLUMNS, region_summary, summary_table
 SPLIT_NAMES = {"train": "Training", "val": "Validation", "test": "Test"}
 
 
-def table1(run: LoadedRun, cache: SliceCache, split: dict) -> list[dict]:
-    """The paper's Table 1 rows for the train, val and test splits."""
+def table1(run: LoadedRun, cache: SliceCache, split: dict, which: tuple[str, ...] = tuple(SPLIT_NAMES)) -> list[dict]:
+    """The paper's Table 1 rows for the ``which`` splits (train, val, test)."""
     loss_fn = build_loss(run.cfg.loss)
     rows = []
     for key, name in SPLIT_NAMES.items():
-        if not split.get(key):
+        if key not in which or not split.get(key):
             continue
         m = evaluate_cached(run.model, cache, split[key], run.cfg, run.device, run.precision, loss_fn)
         rows.append({"split": name, "cases": len(split[key]), "loss": m["loss"], "accuracy": m["accuracy"],
@@ -49,10 +50,13 @@ def table1_markdown(rows: list[dict]) -> str:
         "of the model-space slices, averaged over the 4 classes including background (not BraTS region Dice).\n"
 
 
-def brats_rows(run: LoadedRun, cases: list[Case], convention: str, tta: bool = False) -> list[dict]:
+def brats_rows(run: LoadedRun, cases: list[Case], convention: str, tta: bool = False,
+               progress: bool = False) -> list[dict]:
     """Per case x region scores at the original geometry."""
+    from tqdm.auto import tqdm
+
     rows = []
-    for case in cases:
+    for case in tqdm(cases, desc="evaluate", unit="case", disable=not progress):
         internal, _ = segment(run, case, tta)
         ref = read_seg(case)
         assert ref is not None  # evaluate only picks cases with a segmentation
@@ -62,19 +66,24 @@ def brats_rows(run: LoadedRun, cases: list[Case], convention: str, tta: bool = F
 
 
 def evaluate(run_dir: str | Path, split: str = "test", checkpoint: str = "best",
-             data_root: Optional[str | Path] = None, progress: bool = True) -> dict:
-    """Write table1.*, brats.*, per_case.csv into ``run_dir/eval``; return the tables."""
+             data_root: Optional[str | Path] = None, progress: bool = True, device: str = "auto",
+             overrides: Iterable[str] = ()) -> dict:
+    """Write table1.*, brats.*, per_case.csv into ``run_dir/eval``; return the tables.
+
+    Only the cases of ``split`` are preprocessed and scored (``all``: every split), Table 1 included.
+    """
     run_dir = Path(run_dir)
-    run = load_run(run_dir, checkpoint)
+    run = load_run(run_dir, checkpoint, device, overrides)
     data_root = data_root_of(run_dir, data_root)
     splits = read_split(run_dir)
-    cache = prepare_cache(data_root, run.cfg.data, progress=progress, multiple=run.cfg.model.multiple)
-    t1 = table1(run, cache, splits)
-    wanted = set(splits["train"] + splits["val"] + splits["test"]) if split == "all" else set(splits[split])
+    which = tuple(SPLIT_NAMES) if split == "all" else (split,)
+    wanted = {c for s in which for c in splits[s]}
+    cache = prepare_cache(data_root, run.cfg.data, progress=progress, multiple=run.cfg.model.multiple, only=wanted)
+    t1 = table1(run, cache, splits, which)
     cases = [c for c in discover_cases(data_root) if c.case_id in wanted and c.seg is not None]
     if not cases:
         raise BratsError(f"no cases of split '{split}' found under {data_root}")
-    rows = brats_rows(run, cases, run.cfg.eval.convention, run.cfg.eval.tta)
+    rows = brats_rows(run, cases, run.cfg.eval.convention, run.cfg.eval.tta, progress)
     _write(run_dir / "eval", t1, rows, split)
     return {"table1": t1, "per_case": rows}
 

@@ -58,7 +58,7 @@ def score_pair(case_id: str, pred_path: Path, ref_path: Path, scheme: LabelSchem
 
 
 def score_folders(pred_dir: str | Path, ref_dir: str | Path, labels: str = "brats2020",
-                  convention: str = "brats2020") -> list[dict]:
+                  convention: str = "brats2020", progress: bool = False) -> list[dict]:
     """Score every reference case; DataError if a case has no prediction or no case matches."""
     scheme = get_scheme(labels)
     preds, refs = find_segs(pred_dir), find_segs(ref_dir)
@@ -67,7 +67,9 @@ def score_folders(pred_dir: str | Path, ref_dir: str | Path, labels: str = "brat
     missing = sorted(set(refs) - set(preds))
     if missing:
         raise DataError(f"case {missing[0]}: no prediction in {pred_dir} ({len(missing)} case(s) missing)")
+    from tqdm.auto import tqdm
+
     rows = []
-    for cid in sorted(refs):
+    for cid in tqdm(sorted(refs), desc="score", unit="case", disable=not progress):
         rows += score_pair(cid, preds[cid], refs[cid], scheme, convention)
     return rows

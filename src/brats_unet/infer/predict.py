@@ -4,6 +4,7 @@ edition's label codes, slices outside the model's range and voxels outside its b
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -13,12 +14,12 @@ import numpy as np
 import torch
 
 from ..brats import get_scheme
-from ..config import Config, to_dict
+from ..config import Config, apply_overrides, from_dict, parse_override, to_dict
 from ..data.discovery import Case, Source
 from ..data.preprocess import preprocess_case, to_original
 from ..data.volumes import open_image
 from ..device import resolve_device, resolve_precision
-from ..errors import BratsError, DataError, cause, write_error
+from ..errors import BratsError, ConfigError, DataError, cause, write_error
 from ..io import STALE_S, atomic_write, remove_stale_temps
 from ..models import build_model
 from ..runs.checkpoint import load_checkpoint
@@ -36,8 +37,23 @@ class LoadedRun:
     precision: str
 
 
-def load_run(run_dir: str | Path, checkpoint: str = "best", device: str = "auto") -> LoadedRun:
+def run_overrides(cfg: Config, overrides: Iterable[str]) -> Config:
+    """``cfg`` with inference-time ``key=value`` overrides: ``eval.*`` and ``data.nonfinite`` only (the network
+    and its preprocessing are the run's)."""
+    overrides = list(overrides)
+    for text in overrides:
+        key = ".".join(parse_override(text)[0])
+        if not (key.startswith("eval.") or key == "data.nonfinite"):
+            raise ConfigError(f"--set {key}: a trained run takes only eval.* keys and data.nonfinite "
+                              "(its model and preprocessing are fixed); e.g. --set eval.tta=true")
+    return from_dict(apply_overrides(to_dict(cfg), overrides)) if overrides else cfg
+
+
+def load_run(run_dir: str | Path, checkpoint: str = "best", device: str = "auto",
+             overrides: Iterable[str] = ()) -> LoadedRun:
     """Load the config and the ``best``/``last`` checkpoint of a run folder (``weights_only=True``).
+
+    ``overrides`` (``eval.*``, ``data.nonfinite``) adjust how the run predicts, e.g. ``eval.tta=true``.
 
     Raises:
         DataError: a missing or damaged checkpoint (with a hint to try ``last``), or a ``config.yaml``
@@ -46,6 +62,7 @@ def load_run(run_dir: str | Path, checkpoint: str = "best", device: str = "auto"
     run_dir = Path(run_dir)
     cfg = read_run_config(run_dir)
     dev = resolve_device(device)
+    stored = cfg
     model = build_model(cfg.model, cfg.in_channels, cfg.num_classes)
     path = run_dir / f"{checkpoint}.pt"
     try:
@@ -59,6 +76,7 @@ def load_run(run_dir: str | Path, checkpoint: str = "best", device: str = "auto"
         raise DataError(f"{run_dir}/config.yaml does not describe the network in {path.name}"
                         f"{_differences(to_dict(cfg), state.get('config'))}; restore the run's config.yaml") from None
     model.to(dev).eval()
+    cfg = run_overrides(stored, overrides)
     return LoadedRun(cfg, model, dev, resolve_precision(cfg.train.precision, dev))
 
 
@@ -145,17 +163,19 @@ def predict_cases(run: LoadedRun, cases: list[Case], out_dir: str | Path, tta: b
     except OSError as exc:
         raise write_error(out_dir, exc) from None
     remove_stale_temps(out_dir, older_than_s=STALE_S)
-    for case in cases:
+    from tqdm.auto import tqdm
+
+    for case in tqdm(cases, desc="predict", unit="case", disable=not progress or len(cases) < 2):
         try:
             path, tumour = predict_case(run, case, out_dir, tta, save_probabilities, labels)
         except (BratsError, OSError) as exc:
             message = _about(case.case_id, str(exc) if isinstance(exc, BratsError) else f"{exc.filename}: {cause(exc)}")
             done.failures.append(message)
-            print(f"brats-unet predict: error: {message}", file=sys.stderr, flush=True)
+            tqdm.write(f"brats-unet predict: error: {message}", file=sys.stderr)
             continue
         done.written.append(path)
         if not tumour:
             done.empty.append(case.case_id)
         if progress:
-            print(f"{case.case_id}: {path}" + ("" if tumour else "  (no tumour predicted)"), flush=True)
+            tqdm.write(f"{case.case_id}: {path}" + ("" if tumour else "  (no tumour predicted)"), file=sys.stdout)
     return done
