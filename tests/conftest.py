@@ -84,3 +84,15 @@ def run_cli(capsys):
         captured = capsys.readouterr()
         return Outcome(code, captured.out, captured.err)
     return run
+
+
+QUICK = ["data.max_cases=5", "data.size=64", "data.slices=[40, 120]", "train.batch_size=8",
+         "train.steps_per_epoch=4", "train.epochs=2", "model.base_features=8", "data.oversample=0.5"]
+
+
+@pytest.fixture(scope="session")
+def sample_run(sample_dir, tmp_path_factory) -> Path:
+    """A quick run trained on 5 real cases (for tests of what uses a trained run: API, export, reports)."""
+    run = tmp_path_factory.mktemp("sample-run") / "run"
+    train(load_config(overrides=QUICK), sample_dir, run, progress=False)
+    return run

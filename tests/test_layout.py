@@ -16,7 +16,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "brats_unet"
 RANKS = {
     "errors": 0, "io": 1, "version": 1, "brats": 1, "config": 2, "data": 3, "models": 4, "losses": 4,
     "metrics": 5, "runs": 5, "device": 5, "distributed": 5, "plots": 5, "infer": 6, "train": 7, "evaluation": 8,
-    "study": 9, "cli": 10, "__init__": 11, "__main__": 11,
+    "study": 9, "cli": 10, "api": 10, "__init__": 11, "__main__": 11,
 }
 
 

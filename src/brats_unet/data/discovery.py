@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from ..brats import DASH_TOKENS, MSD_CHANNELS, REFERENCE_ORDER, UNDERSCORE_TOKENS, LabelScheme, get_scheme
 from ..errors import DataError
@@ -23,10 +23,15 @@ from ..errors import DataError
 
 @dataclass(frozen=True)
 class Source:
-    """One image on disk; ``channel`` selects a volume of a 4D file (MSD)."""
+    """One image on disk; ``channel`` selects a volume of a 4D file (MSD).
+
+    ``image`` holds an image already in memory (the Python API's arrays): it is read instead of ``path``,
+    which then only names it in messages.
+    """
 
     path: Path
     channel: Optional[int] = None
+    image: Optional[Any] = field(default=None, compare=False, repr=False)  # a nibabel Nifti1Image
 
 
 @dataclass(frozen=True)
@@ -65,7 +70,7 @@ def nifti_stem(path: Path) -> str:
     return name[: -len(".nii.gz")] if name.endswith(".nii.gz") else name[: -len(".nii")]
 
 
-def _classify(path: Path) -> tuple[str, str, str] | None:
+def classify(path: Path) -> tuple[str, str, str] | None:
     """Return (case_id, kind, edition) for a file name, or None if it is no known modality."""
     stem = nifti_stem(path)
     if stem.lower().endswith("segm"):  # BraTS2020 case 355: W39_1998.09.19_Segm.nii
@@ -99,7 +104,7 @@ def case_from_folder(folder: Path) -> Case | None:
     Raises:
         DataError: a file named for another case, or two files for one modality.
     """
-    found = [(p, *c) for p in sorted(p for p in folder.iterdir() if is_nifti(p)) if (c := _classify(p))]
+    found = [(p, *c) for p in sorted(p for p in folder.iterdir() if is_nifti(p)) if (c := classify(p))]
     if not found:
         return None
     case_id = _folder_case_id(folder, found)
@@ -190,6 +195,6 @@ def case_from_files(files: dict[str, str | Path], case_id: str | None = None) ->
     if not images:
         raise DataError("no input files given: pass at least --flair/--t1ce as the model needs")
     first = Path(next(iter(images.values())).path)
-    cid = case_id or (_classify(first) or (nifti_stem(first),))[0] or nifti_stem(first)
+    cid = case_id or (classify(first) or (nifti_stem(first),))[0] or nifti_stem(first)
     seg = Source(Path(files["seg"])) if files.get("seg") else None
     return Case(cid, "brats2020", images, seg)

@@ -25,6 +25,8 @@ def _missing(path: Path) -> str:
 
 def open_image(source: Source) -> nib.Nifti1Image:
     """Open a NIfTI header (lazy); DataError naming the file if it cannot be read."""
+    if source.image is not None:
+        return source.image
     path = Path(source.path)
     try:
         return nib.load(str(path))  # type: ignore[return-value]

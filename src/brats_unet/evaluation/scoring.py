@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ..brats import AFFINE_TOL, LabelScheme, get_scheme
-from ..data.discovery import Source, discover_cases, is_nifti, nifti_stem
+from ..data.discovery import Source, classify, discover_cases, is_nifti, nifti_stem
 from ..data.volumes import open_image, read_array, spacing
 from ..errors import DataError
 from ..metrics.regions import score_case
@@ -25,17 +25,18 @@ def case_id_of(path: Path) -> str:
 
 
 def find_segs(folder: str | Path) -> dict[str, Path]:
-    """{case id: seg file} for a flat folder of seg files, or a dataset root (case folders / MSD)."""
+    """{case id: seg file} for a flat folder of seg files, or a case folder or dataset root (discovery).
+
+    A folder holding modality images (``*_flair.nii.gz``...) is a case, not a folder of predictions.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(f"folder not found: {folder}")
-    flat = {case_id_of(p): p for p in sorted(folder.iterdir()) if is_nifti(p)}
-    if flat and not (folder / "imagesTr").is_dir():
-        return flat
-    try:
-        return {c.case_id: c.seg.path for c in discover_cases(folder) if c.seg is not None}
-    except DataError:
-        return {}
+    files = [p for p in sorted(folder.iterdir()) if is_nifti(p)]
+    images = [p for p in files if (kind := classify(p)) is not None and kind[1] != "seg"]
+    if files and not images and not (folder / "imagesTr").is_dir():
+        return {case_id_of(p): p for p in files}
+    return {c.case_id: c.seg.path for c in discover_cases(folder) if c.seg is not None}
 
 
 def _load(path: Path, scheme: LabelScheme, case_id: str) -> tuple[np.ndarray, np.ndarray, tuple[float, float, float]]:

@@ -1,0 +1,75 @@
+"""The Python API, for notebooks and pipelines: load a run, segment arrays in memory, score label maps.
+
+    import brats_unet as bu
+    run = bu.load_run("runs/paper")                       # or a packed run.zip
+    labels = bu.predict_arrays(run, {"flair": flair, "t1ce": t1ce}, affine)   # (X, Y, Z) uint8, BraTS codes
+    scores = bu.score(labels, reference, spacing=(1, 1, 1))                   # {"WT": {"dice": ...}, ...}
+
+Arrays go through exactly the code path files do (same preprocessing, inference and decoding), so a
+prediction from arrays equals the one ``brats-unet predict`` writes for the same volumes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Optional
+
+import nibabel as nib
+import numpy as np
+
+from .brats import MODALITIES, REGION_NAMES, get_scheme
+from .data.discovery import Case, Source
+from .errors import DataError
+from .evaluation.evaluate import evaluate
+from .infer.predict import LoadedRun, load_run, segment
+from .metrics.regions import score_case
+from .study.runner import run_study
+from .study.spec import load_study
+from .train.loop import train
+
+__all__ = ["load_run", "predict_arrays", "score", "train", "evaluate", "load_study", "run_study", "LoadedRun"]
+
+
+def _case(images: Mapping[str, np.ndarray], affine: Optional[np.ndarray], case_id: str) -> Case:
+    unknown = sorted(set(images) - set(MODALITIES))
+    if unknown:
+        raise DataError(f"unknown modality {unknown[0]!r}; images take {', '.join(MODALITIES)}")
+    affine = np.eye(4) if affine is None else np.asarray(affine, float)
+    sources = {m: Source(Path(f"<array {m}>"), image=nib.Nifti1Image(np.asarray(a), affine))
+               for m, a in images.items()}
+    return Case(case_id, "brats2020", sources)
+
+
+def predict_arrays(run: LoadedRun, images: Mapping[str, np.ndarray], affine: Optional[np.ndarray] = None,
+                   labels: str = "brats2020", probabilities: bool = False, tta: bool = False,
+                   case_id: str = "array") -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """Segment one case given as arrays.
+
+    Args:
+        run: from :func:`load_run`.
+        images: {modality: (X, Y, Z) array} holding at least the modalities the run was trained on
+            (``run.cfg.data.modalities``), raw intensities as in the files.
+        affine: the volumes' 4x4 voxel-to-world matrix (spacing is read from it); identity if None.
+        labels: the edition whose label codes to return (``brats2020``: ET = 4, ``brats2023``: ET = 3, ``msd``).
+        probabilities: also return the (K, X, Y, Z) float32 probabilities (classes, or WT/TC/ET regions).
+        tta: average over flips.
+
+    Returns:
+        (X, Y, Z) uint8 labels, or (labels, probabilities).
+    """
+    internal, probs = segment(run, _case(images, affine, case_id), tta)
+    out = get_scheme(labels).from_internal(internal)
+    return (out, probs.numpy().astype(np.float32)) if probabilities else out
+
+
+def score(prediction: np.ndarray, reference: np.ndarray, spacing: Sequence[float] = (1.0, 1.0, 1.0),
+          labels: str = "brats2020", convention: str = "brats2020") -> dict[str, dict[str, float]]:
+    """Per-region (WT, TC, ET) Dice, IoU, HD95 (mm), sensitivity, specificity, precision, MCC and volumes of
+    two label maps in ``labels`` codes, as ``brats-unet score`` computes them."""
+    scheme = get_scheme(labels)
+    pred, ref = scheme.to_internal(prediction, "prediction"), scheme.to_internal(reference, "reference")
+    if pred.shape != ref.shape:
+        raise DataError(f"prediction shape {pred.shape} differs from reference {ref.shape}")
+    result = score_case(pred, ref, spacing, convention)
+    return {r: result[r] for r in REGION_NAMES}
