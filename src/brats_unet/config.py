@@ -113,6 +113,7 @@ class TrainConfig:
     sync_bn: bool = False  # SyncBatchNorm across processes under torchrun (CUDA, model.norm=batch)
     max_minutes: Optional[float] = None
     val_max_cases: Optional[int] = None
+    log: tuple[Literal["csv", "tensorboard"], ...] = ("csv",)  # metrics.csv is always written
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ from ..models import build_model
 from ..plots import figure2
 from ..runs.checkpoint import load_checkpoint, rng_state, set_rng_state
 from ..runs.folder import write_metrics_to, write_run_files
+from .sinks import open_sinks, validation_overlay
 from .validate import summarise_validation, validate_cases
 
 
@@ -299,6 +300,14 @@ class Trainer:
         budget = self.cfg.train.max_minutes
         deadline = time.monotonic() + (budget * 60 - self.elapsed if budget else math.inf)
         val_ids = self.split["val"][: self.cfg.train.val_max_cases or None]
+        sinks = open_sinks(self.cfg, self.run_dir, self.start_epoch) if self.dist.is_main else []
+        try:
+            return self._epochs(deadline, val_ids, sinks)
+        finally:
+            for sink in sinks:
+                sink.close()
+
+    def _epochs(self, deadline: float, val_ids: list[str], sinks: list) -> dict:
         for epoch in range(self.start_epoch, self.cfg.train.epochs):
             if self._stop_now(deadline):  # a resumed run whose budget is already spent
                 break
@@ -307,6 +316,11 @@ class Trainer:
             val = self._validate(val_ids)
             self.elapsed += time.monotonic() - t0
             stop = self._end_epoch(epoch, train, val, time.monotonic() - t0)
+            if sinks:
+                image = validation_overlay(self.net, self.cache, val_ids[0], self.cfg, self.device,
+                                           self.precision) if val_ids else None
+                for sink in sinks:
+                    sink.epoch(self.history[-1], image)
             if self.progress:
                 print(_summary_line(self.history[-1], self.cfg.train.epochs), flush=True)
             if stop or self._stop_now(deadline):
