@@ -16,7 +16,7 @@ def test_help_does_not_import_torch():
 def test_every_subcommand_is_registered():
     sub = next(a for a in build_parser()._actions if a.dest == "command")
     assert set(sub.choices) == {"check", "prepare", "synth", "score", "train", "evaluate", "predict", "report",
-                                "demo", "study"}
+                                "demo", "study", "export", "pack", "unpack"}
 
 
 def test_user_errors_are_one_line_and_exit_2(tmp_path, capsys):

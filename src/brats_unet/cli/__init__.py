@@ -132,6 +132,26 @@ def _report_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=c.cmd_demo)
 
 
+def _share_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="write a run's network as ONNX or TorchScript (with a JSON card)")
+    p.add_argument("run", help="run folder or packed run.zip")
+    p.add_argument("--format", required=True, choices=["onnx", "torchscript"])
+    p.add_argument("--out", help="file to write (default RUN/model.onnx or RUN/model.pt)")
+    p.add_argument("--checkpoint", default="best", choices=["best", "last"])
+    p.set_defaults(func=c.cmd_export)
+
+    p = sub.add_parser("pack", help="zip a run folder (config, checkpoint, split, version) for a colleague")
+    p.add_argument("run")
+    p.add_argument("out", help="the zip to write, e.g. run.zip")
+    p.add_argument("--checkpoint", default="best", choices=["best", "last", "both"])
+    p.set_defaults(func=c.cmd_pack)
+
+    p = sub.add_parser("unpack", help="extract a packed run into a run folder (predict also reads the zip as is)")
+    p.add_argument("archive")
+    p.add_argument("out", help="folder to create")
+    p.set_defaults(func=c.cmd_unpack)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (public so tests and docs can inspect it)."""
     parser = argparse.ArgumentParser(prog="brats-unet", description="Train, compare and apply U-Net models for "
@@ -141,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     _data_commands(sub)
     _model_commands(sub)
     _report_commands(sub)
+    _share_commands(sub)
     return parser
 
 

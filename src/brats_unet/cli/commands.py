@@ -136,3 +136,27 @@ def cmd_study(args: argparse.Namespace) -> int:
     if not args.dry_run:
         print(f"report: {args.out}/report.md\nsummary: {args.out}/summary.csv")
     return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from ..infer.export import default_out, export_run
+    from ..infer.predict import load_run
+
+    run = load_run(args.run, args.checkpoint, "cpu")
+    out = export_run(run, default_out(Path(args.run), args.format, args.out), args.format)
+    print(f"{args.format} model written to {out} (what it expects: {out}.json)")
+    return 0
+
+
+def cmd_pack(args: argparse.Namespace) -> int:
+    from ..runs.pack import pack
+
+    print(f"packed {args.run} into {pack(args.run, args.out, args.checkpoint)}")
+    return 0
+
+
+def cmd_unpack(args: argparse.Namespace) -> int:
+    from ..runs.pack import unpack
+
+    print(f"run folder: {unpack(args.archive, args.out)}")
+    return 0

@@ -4,6 +4,7 @@ edition's label codes, slices outside the model's range and voxels outside its b
 from __future__ import annotations
 
 import sys
+import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ from ..io import STALE_S, atomic_write, remove_stale_temps
 from ..models import build_model
 from ..runs.checkpoint import load_checkpoint
 from ..runs.folder import read_run_config
+from ..runs.pack import unpacked
 from .inferer import case_logits, to_labels
 
 
@@ -60,6 +62,8 @@ def load_run(run_dir: str | Path, checkpoint: str = "best", device: str = "auto"
             that no longer describes the checkpoint's network (naming the keys that differ).
     """
     run_dir = Path(run_dir)
+    if run_dir.is_file() and zipfile.is_zipfile(run_dir):  # a packed run (brats-unet pack) works as it is
+        run_dir = unpacked(run_dir)
     cfg = read_run_config(run_dir)
     dev = resolve_device(device)
     stored = cfg

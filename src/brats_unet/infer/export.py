@@ -1,0 +1,81 @@
+"""``brats-unet export``: a trained network as ONNX or TorchScript, with a JSON card of what it expects.
+
+The exported graph maps (B, C, H, W) float32 (3D: (B, C, D, H, W)) preprocessed images to logits; every
+spatial size must be a multiple of ``2**model.depth`` and the batch and sizes are dynamic. What the
+input must be (modalities, normalisation, slice range, resizing) and how to decode the output (softmax
+classes or sigmoid regions, label codes) is written beside it as ``<file>.json``. ONNX uses PyTorch's
+``torch.export``-based exporter; the result is checked against PyTorch with onnxruntime in the tests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
+from typing import Literal, Optional
+
+import torch
+
+from ..brats import BRATS2020, REGION_NAMES
+from ..config import to_dict
+from ..errors import ConfigError
+from ..io import atomic_path, write_json
+from .predict import LoadedRun
+
+Format = Literal["onnx", "torchscript"]
+SUFFIX = {"onnx": ".onnx", "torchscript": ".pt"}
+
+
+def _example(run: LoadedRun) -> torch.Tensor:
+    cfg, step = run.cfg, run.cfg.model.multiple
+    if cfg.model.spatial_dims == 3:
+        return torch.randn(1, cfg.in_channels, *cfg.data.patch_size)
+    side = cfg.data.size if cfg.data.mode == "resize" else 2 * step
+    return torch.randn(1, cfg.in_channels, side, side)
+
+
+def card(run: LoadedRun, fmt: str) -> dict:
+    """What the exported network expects and returns."""
+    cfg = run.cfg
+    regions = cfg.loss.mode == "regions"
+    return {
+        "format": fmt, "input": "image", "output": "logits",
+        "input_layout": "(B, C, D, H, W)" if cfg.model.spatial_dims == 3 else "(B, C, H, W) axial slices",
+        "spatial_multiple": cfg.model.multiple, "channels": list(cfg.data.modalities),
+        "preprocessing": {k: to_dict(cfg)["data"][k] for k in ("normalize", "mode", "size", "slices")},
+        "decode": "sigmoid > 0.5 per region WT, TC, ET" if regions else "argmax of softmax over classes",
+        "outputs": list(REGION_NAMES) if regions else ["background", "core", "edema", "enhancing"],
+        "label_codes_brats2020": list(BRATS2020.codes),
+    }
+
+
+def export_run(run: LoadedRun, out: Path, fmt: Format) -> Path:
+    """Write the network of ``run`` as ``fmt`` to ``out`` (atomically) and its card to ``out.json``."""
+    model = run.model.to("cpu").eval()
+    example = _example(run)
+    with atomic_path(out) as tmp:
+        if fmt == "torchscript":
+            torch.jit.trace(model, example, check_trace=False).save(str(tmp))
+        elif fmt == "onnx":
+            _onnx(model, example, tmp, run.cfg.model.multiple)
+        else:
+            raise ConfigError(f"export format {fmt!r}: choose onnx or torchscript")
+    write_json(Path(str(out) + ".json"), card(run, fmt))
+    return out
+
+
+def _onnx(model: torch.nn.Module, example: torch.Tensor, path: Path, multiple: int) -> None:
+    from torch.export import Dim
+
+    try:
+        import onnxscript  # noqa: F401  (the exporter needs it)
+    except ImportError:
+        raise ConfigError("export --format onnx needs the onnx extra: pip install 'brats-unet[onnx]'") from None
+    spatial = {i: multiple * Dim(f"s{i}", min=1, max=4096 // multiple) for i in range(2, example.dim())}
+    with contextlib.redirect_stdout(io.StringIO()):  # the exporter narrates its passes
+        torch.onnx.export(model, (example,), str(path), dynamo=True, input_names=["image"], output_names=["logits"],
+                          dynamic_shapes={"x": {0: Dim("batch", min=1, max=4096), **spatial}}, external_data=False)
+
+
+def default_out(run_dir: Path, fmt: Format, out: Optional[str | Path]) -> Path:
+    return Path(out) if out else run_dir / f"model{SUFFIX[fmt]}"
