@@ -2,15 +2,21 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-TORCH_CPU := torch==2.13.0
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
+TORCH_FALLBACK ?= torch==2.13.0
 
 .PHONY: setup demo test bench clean
 
 $(BIN)/brats-unet: pyproject.toml
 	$(PY) -m venv $(VENV)
-	# Without CUDA, install the CPU build of torch first: a bare `torch` requirement pulls a multi-GB CUDA build.
+	# Without an NVIDIA GPU, take torch from PyTorch's CPU wheel index first: a bare `torch` from PyPI is the
+	# multi-GB CUDA build. Site pip config is set aside for that one install (an extra index there could offer a
+	# newer CUDA build); where the CPU index cannot be reached, fall back to the plain requirement.
 	if ! command -v nvidia-smi >/dev/null 2>&1; then \
-	  $(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q $(TORCH_CPU); \
+	  $(BIN)/python -c "import torch" 2>/dev/null || \
+	  PIP_CONFIG_FILE=/dev/null $(BIN)/pip install -q --index-url $(TORCH_CPU_INDEX) --timeout 15 --retries 1 \
+	    'torch>=2.4' 2>/dev/null || \
+	  $(BIN)/pip install -q $(TORCH_FALLBACK); \
 	fi
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(BIN)/brats-unet
