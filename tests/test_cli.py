@@ -57,23 +57,28 @@ def test_inference_overrides_are_limited_to_eval_keys(tiny_run, phantoms, run_cl
     assert ok.code == 0
 
 
-def test_predict_shows_progress_over_cases_unless_quiet(tiny_run, phantoms, run_cli, tmp_path):
-    loud = run_cli("predict", tiny_run, phantoms, "--out", tmp_path / "a")
-    assert "predict: 100%" in loud.err and "4/4" in loud.err
-    quiet = run_cli("predict", tiny_run, phantoms, "--out", tmp_path / "b", "--quiet")
-    assert quiet.err == "" and quiet.out.strip().startswith("4 segmentation(s) written")
+def test_predict_shows_progress_over_cases_unless_quiet(sample_run, sample_dir, run_cli, tmp_path):
+    two = tmp_path / "two"
+    two.mkdir()
+    for cid in ("Brats18_TCIA02_135_1", "Brats18_CBICA_ABM_1"):
+        (two / cid).symlink_to(sample_dir / cid)
+    loud = run_cli("predict", sample_run, two, "--out", tmp_path / "a")
+    assert "predict: 100%" in loud.err and "2/2" in loud.err
+    quiet = run_cli("predict", sample_run, two, "--out", tmp_path / "b", "--quiet")
+    assert quiet.err == "" and quiet.out.strip().startswith("2 segmentation(s) written")
 
 
-def test_evaluate_one_split_computes_only_that_split(tiny_run, phantoms, run_cli, tmp_path):
+def test_evaluate_one_split_computes_only_that_split(sample_run, run_cli, tmp_path):
     import shutil
 
     from brats_unet.io import read_csv
     from brats_unet.runs.folder import read_split
 
     run = tmp_path / "run"
-    shutil.copytree(tiny_run, run)
+    shutil.copytree(sample_run, run)
     cache = tmp_path / "fresh-cache"
-    (run / "config.yaml").write_text(re.sub(r"cache_dir: .*", f"cache_dir: {cache}", (run / "config.yaml").read_text()))
+    text = (run / "config.yaml").read_text()
+    (run / "config.yaml").write_text(re.sub(r"cache_dir: .*", f"cache_dir: {cache}", text))
     assert run_cli("evaluate", run, "--split", "test", "--set", "eval.tta=true", "--quiet").code == 0
     assert [r["split"] for r in read_csv(run / "eval" / "table1.csv")] == ["Test"]
     built = sorted(p.name for p in next(cache.iterdir()).iterdir() if p.is_dir())

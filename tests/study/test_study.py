@@ -110,3 +110,18 @@ def test_shipped_studies_parse():
     losses = load_study(REPO / "studies/losses.yaml", ["train.epochs=2"])
     assert [v.name for v in losses.variants][:3] == ["ce", "dice", "dice_ce"] and losses.budget["train.epochs"] == 2
     assert len(load_study(REPO / "studies/architectures.yaml").variants) == 4
+
+
+def test_html_report_loads_in_a_browser(study_run):
+    from ..checks import browser
+
+    _, out = study_run
+    text = (out / "report.html").read_text()
+    assert text.count("<img class=\"figure\"") == 2 and "dice_ce" in text and "https://" not in text
+    driver = browser()
+    try:
+        driver.get((out / "report.html").as_uri())
+        rows = driver.execute_script("return document.querySelectorAll('table')[0].tBodies[0].rows.length")
+        assert rows == 2 and [e for e in driver.get_log("browser") if e["level"] == "SEVERE"] == []
+    finally:
+        driver.quit()

@@ -39,10 +39,14 @@ def test_run_folder_contents(run_dir):
 
 
 def test_evaluate_writes_table1_and_brats(run_dir, capsys):
-    assert main(["evaluate", str(run_dir), "--quiet"]) == 0
+    assert main(["evaluate", str(run_dir), "--split", "all", "--quiet"]) == 0
     rows = list(csv.DictReader(open(run_dir / "eval" / "table1.csv")))
     assert [r["split"] for r in rows] == ["Training", "Validation", "Test"]
     assert all(np.isfinite([float(r[k]) for k in ("loss", "accuracy", "mean_iou", "dice")]).all() for r in rows)
+    assert len(list(csv.DictReader(open(run_dir / "eval" / "per_case.csv")))) == 3 * 5  # every case of 5
+    assert main(["evaluate", str(run_dir), "--quiet"]) == 0  # the default, --split test: that split alone
+    rows = list(csv.DictReader(open(run_dir / "eval" / "table1.csv")))
+    assert [r["split"] for r in rows] == ["Test"]
     per_case = list(csv.DictReader(open(run_dir / "eval" / "per_case.csv")))
     assert {r["region"] for r in per_case} == {"WT", "TC", "ET"} and len(per_case) == 3  # 1 test case of 5
     assert all(np.isfinite(float(r["dice"])) and np.isfinite(float(r["hd95"])) for r in per_case)

@@ -111,6 +111,8 @@ def _report_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--slice", type=int, help="axial slice index (default: largest tumour area)")
     p.add_argument("--data", help="dataset root (default: the one the run was trained on)")
     p.add_argument("--checkpoint", default="best", choices=["best", "last"])
+    p.add_argument("--html", action="store_true", help="write RUN/report.html: curves, tables, a sortable per-case "
+                   "table and a slice viewer per evaluated case (run evaluate first)")
     _add_device(p)
     p.set_defaults(func=c.cmd_report)
 

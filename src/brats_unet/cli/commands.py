@@ -108,6 +108,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    if args.html:
+        from ..evaluation.html import write_html_report
+
+        out = write_html_report(args.run, args.data, args.checkpoint, args.device or "auto")
+        print(f"HTML report: {out} (one self-contained file; open it in any browser)")
+        return 0
     from ..evaluation.qualitative import make_figure3
     from ..infer.predict import load_run
     from ..plots import figure2

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..brats import REGION_NAMES as REGIONS
+from ..evaluation.html import study_html
 from ..io import atomic_write_text, read_csv, write_csv
 from ..metrics.regions import summarise
 from ..plots import pyplot, save_figure
@@ -164,4 +165,21 @@ def write_report(study: Study, out: Path, data: str | Path) -> list[dict]:
         "## Best variant per metric", "", *_best(rows), "",
         "## Figures", "", "![Region Dice per variant](dice_bars.png)", "", "![Validation curves](val_curves.png)", ""])
     atomic_write_text(out / "report.md", text)
+    atomic_write_text(out / "report.html", _html(study, rows, split, out))
     return rows
+
+
+def _html(study: Study, rows: list[dict], split: dict, out: Path) -> str:
+    """report.md's tables as a sortable page with the figures inline."""
+    metric_cols = [f"{r}_{m}_mean" for r in REGIONS for m, _ in METRICS]
+    results = (["variant", "test accuracy", "test mean IoU", "test Dice 4-class",
+                *[c.replace("_mean", "").replace("_", " ") for c in metric_cols]],
+               [[r["variant"], r["test_accuracy"], r["test_mean_iou"], r["test_dice"], *[r[c] for c in metric_cols]]
+                for r in rows])
+    diffs = [f"{r}_dice_{k}" for r in REGIONS for k in ("diff", "p")]
+    comparison = (["variant", *[c.replace("_", " ") for c in diffs]],
+                  [[r["variant"], *[r.get(c, "") for c in diffs]] for r in rows if r["variant"] != study.baseline])
+    intro = (f"Study {study.name}: {len(split['train'])}/{len(split['val'])}/{len(split['test'])} train/val/test "
+             f"cases, seeds {list(study.seeds)}, baseline {study.baseline}; p: two-sided Wilcoxon signed-rank.")
+    figures = {"Region Dice per variant": out / "dice_bars.png", "Validation curves": out / "val_curves.png"}
+    return study_html(f"brats-unet study {study.name}", intro, results, comparison, figures)
