@@ -18,8 +18,8 @@ echo "== bench_gpu"
 timeout 300 python3 benchmarks/bench_gpu.py 2>&1 | tee "$OUT/bench_gpu.md"
 echo "== CLI on CUDA: recommended recipe, 3 epochs x 100 steps, evaluate, predict"
 R=/tmp/run-gpu; CASE=$(ls -d "$BRATS_SAMPLE"/*/ | head -1)
-timeout 300 python3 -m brats_unet.cli train --data "$BRATS_SAMPLE" --out $R --config configs/recommended.yaml \
+timeout 300 python3 -m brats_unet train --data "$BRATS_SAMPLE" --out $R --config configs/recommended.yaml \
   --set train.epochs=3 --set train.steps_per_epoch=100 --quiet &&
-python3 -m brats_unet.cli evaluate $R --split test --quiet &&
-python3 -m brats_unet.cli predict $R "$CASE" --out /tmp/pred-gpu
+python3 -m brats_unet evaluate $R --split test --quiet &&
+python3 -m brats_unet predict $R "$CASE" --out /tmp/pred-gpu
 cp $R/metrics.csv "$OUT/gpu_metrics.csv"; cp $R/run.json "$OUT/gpu_run.json"; cp $R/eval/brats.md "$OUT/gpu_brats.md"

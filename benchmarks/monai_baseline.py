@@ -37,7 +37,9 @@ def build_trainer(sample: Path, out: Path, minutes: float, split_file: Path) -> 
     cfg = load_config(overrides=RECIPE + [f"train.max_minutes={minutes}", f"data.split_file={split_file}"])
     trainer = Trainer(cfg, sample, out, progress=False)
     torch.manual_seed(cfg.train.seed)
-    trainer.model = BasicUNet(spatial_dims=2, in_channels=4, out_channels=4).to(memory_format=torch.channels_last)
+    # the network trained (model), validated and checkpointed (net): one object when not under torchrun
+    trainer.model = trainer.net = BasicUNet(spatial_dims=2, in_channels=4, out_channels=4).to(
+        memory_format=torch.channels_last)
     trainer.optimizer = torch.optim.Adam(trainer.model.parameters(), lr=cfg.train.lr)
     return trainer
 

@@ -42,7 +42,7 @@ def main() -> None:
     args = ap.parse_args()
     sample, out = require_sample(), Path(args.out)
     split_file = write_leave_out_split(sample, out, args.seed)
-    cli = [sys.executable, "-m", "brats_unet.cli"]
+    cli = [sys.executable, "-m", "brats_unet"]
     sets = [f"data.split_file={split_file}", f"train.max_minutes={args.minutes}", "train.epochs=1000",
             "train.steps_per_epoch=100", *args.set]
     run = out / "run"

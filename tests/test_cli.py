@@ -83,3 +83,9 @@ def test_evaluate_one_split_computes_only_that_split(sample_run, run_cli, tmp_pa
     assert [r["split"] for r in read_csv(run / "eval" / "table1.csv")] == ["Test"]
     built = sorted(p.name for p in next(cache.iterdir()).iterdir() if p.is_dir())
     assert built == sorted(read_split(run)["test"])  # train and validation cases were never preprocessed
+
+
+@pytest.mark.parametrize("module", ["brats_unet", "brats_unet.cli"])
+def test_python_dash_m_runs_the_cli(module):
+    done = subprocess.run([sys.executable, "-m", module, "--version"], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.startswith("brats-unet ")
