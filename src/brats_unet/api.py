@@ -58,9 +58,9 @@ def predict_arrays(run: LoadedRun, images: Mapping[str, np.ndarray], affine: Opt
     Returns:
         (X, Y, Z) uint8 labels, or (labels, probabilities).
     """
-    internal, probs = segment(run, _case(images, affine, case_id), tta)
+    internal, probs = segment(run, _case(images, affine, case_id), tta, probabilities)
     out = get_scheme(labels).from_internal(internal)
-    return (out, probs.numpy().astype(np.float32)) if probabilities else out
+    return (out, probs.numpy().astype(np.float32)) if probs is not None else out
 
 
 def score(prediction: np.ndarray, reference: np.ndarray, spacing: Sequence[float] = (1.0, 1.0, 1.0),

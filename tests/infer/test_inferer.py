@@ -97,3 +97,20 @@ def test_flip_tta_is_flip_equivariant(dims):
     assert torch.allclose(flipped, plain.flip(axis), atol=1e-5)
     assert not torch.allclose(no_tta, plain.flip(axis), atol=1e-3)  # a random net alone is not equivariant
     assert len(tta_flips(dims)) == 2**dims - 1
+
+
+@pytest.mark.parametrize("mode, k", [("multiclass", 4), ("regions", 3)])
+@pytest.mark.parametrize("box, size", [((0, 40, 0, 36), (24, 24)), ((-4, 44, 6, 30), (48, 24))])
+def test_chunked_decode_equals_decoding_the_full_grid(mode, k, box, size):
+    """labels_in_original never holds the full-grid probabilities, and must decode exactly as if it did."""
+    from brats_unet.data.preprocess import CaseMeta, to_original
+    from brats_unet.infer.predict import labels_in_original
+
+    torch.manual_seed(0)
+    meta = CaseMeta("c", "brats2020", (40, 36, 30), (1.0, 1.0, 1.0), (3, 26), box, size, ())
+    scores = torch.randn(k, 23, *size)
+    probs = torch.softmax(scores, 0) if mode == "multiclass" else torch.sigmoid(scores)
+    want = to_labels(to_original(probs, meta), mode, threshold=0.5).numpy()
+    got = labels_in_original(probs, meta, mode, chunk=5)
+    assert got.shape == (40, 36, 30) and got.dtype == np.uint8 and got.flags.c_contiguous
+    assert np.array_equal(got, want) and (got > 0).any() and not got[..., :3].any() and not got[..., 26:].any()

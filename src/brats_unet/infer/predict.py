@@ -17,7 +17,7 @@ import torch
 from ..brats import get_scheme
 from ..config import Config, apply_overrides, from_dict, parse_override, to_dict
 from ..data.discovery import Case, Source
-from ..data.preprocess import preprocess_case, to_original
+from ..data.preprocess import CaseMeta, preprocess_case, resize_plane, to_original
 from ..data.volumes import open_image
 from ..device import resolve_device, resolve_precision
 from ..errors import BratsError, ConfigError, DataError, cause, write_error
@@ -94,19 +94,41 @@ def _differences(now: dict, stored: object) -> str:
     return f" (differs at {'; '.join(diffs[:3])})" if diffs else ""
 
 
-def probabilities(run: LoadedRun, case: Case, tta: bool = False) -> torch.Tensor:
-    """Class (multiclass) or region (regions) probabilities in the original grid, (K, X, Y, Z)."""
+def model_probabilities(run: LoadedRun, case: Case, tta: bool = False) -> tuple[torch.Tensor, CaseMeta]:
+    """Class (multiclass) or region (regions) probabilities in model space (K, S, H, W), and where they sit."""
     prepared = preprocess_case(case, run.cfg.data, with_seg=False, multiple=run.cfg.model.multiple)
     logits = case_logits(run.model, torch.from_numpy(prepared.image.astype(np.float32)), run.cfg,
                          run.device, run.precision, tta)
     probs = torch.sigmoid(logits) if run.cfg.loss.mode == "regions" else torch.softmax(logits, 0)
-    return to_original(probs, prepared.meta)
+    return probs, prepared.meta
 
 
-def segment(run: LoadedRun, case: Case, tta: bool = False) -> tuple[np.ndarray, torch.Tensor]:
-    """(internal labels (X, Y, Z) uint8, probabilities (K, X, Y, Z)) for one case."""
-    probs = probabilities(run, case, tta)
-    return to_labels(probs, run.cfg.loss.mode, threshold=0.5).numpy(), probs
+def labels_in_original(probs: torch.Tensor, meta: CaseMeta, mode: str, chunk: int = 16) -> np.ndarray:
+    """Internal labels (X, Y, Z) uint8 from model-space probabilities (K, S, H, W), a few slices at a time.
+
+    The same as decoding :func:`to_original`'s full-grid probabilities (resizing is per slice, decoding per
+    voxel), without ever holding them: a (4, 240, 240, 155) float32 volume is 140 MB, and its decode on a
+    strided view was the slowest step after the model.
+    """
+    x0, x1, y0, y1 = meta.box
+    nx, ny, nz = meta.shape
+    s0 = meta.slices[0]
+    cx0, cy0, cx1, cy1 = max(0, x0), max(0, y0), min(nx, x1), min(ny, y1)
+    out = np.zeros((nz, nx, ny), np.uint8)  # background outside the slices and the box
+    for i in range(0, probs.shape[1], chunk):
+        part = probs[:, i : i + chunk]
+        up = resize_plane(part.transpose(0, 1).float(), (x1 - x0, y1 - y0))  # (c, K, bx, by), contiguous
+        labels = to_labels(up, mode, channel_axis=1, threshold=0.5).numpy()
+        out[s0 + i : s0 + i + part.shape[1], cx0:cx1, cy0:cy1] = labels[:, cx0 - x0 : cx1 - x0, cy0 - y0 : cy1 - y0]
+    return np.ascontiguousarray(out.transpose(1, 2, 0))
+
+
+def segment(run: LoadedRun, case: Case, tta: bool = False,
+            probabilities: bool = False) -> tuple[np.ndarray, Optional[torch.Tensor]]:
+    """(internal labels (X, Y, Z) uint8, probabilities (K, X, Y, Z) when asked, else None) for one case."""
+    probs, meta = model_probabilities(run, case, tta)
+    labels = labels_in_original(probs, meta, run.cfg.loss.mode)
+    return labels, (to_original(probs, meta) if probabilities else None)
 
 
 def write_seg(labels: np.ndarray, reference: Path, path: Path) -> Path:
@@ -126,10 +148,10 @@ def predict_case(run: LoadedRun, case: Case, out_dir: Path, tta: bool = False, s
 
     Returns the path and whether the mask holds any tumour.
     """
-    internal, probs = segment(run, case, tta)
+    internal, probs = segment(run, case, tta, probabilities=save_probabilities)
     scheme = get_scheme(labels) if labels else case.scheme
     path = write_seg(scheme.from_internal(internal), case.reference, out_dir / f"{case.case_id}_seg.nii.gz")
-    if save_probabilities:
+    if probs is not None:
         atomic_write(out_dir / f"{case.case_id}_probabilities.npz",
                      lambda tmp: np.savez_compressed(str(tmp), probabilities=probs.numpy().astype(np.float16),
                                                      mode=run.cfg.loss.mode))

@@ -1,0 +1,116 @@
+"""Whole-case prediction: where the time goes, and a process's wall time from start to NIfTI written.
+
+For the paper's recipe and the recommended one (random weights: the compute is the same), on one real
+case: stages in one process (load, preprocess, model, back to the original grid, decode, write), the
+model stage against a naive fp32 eager forward of the same slices, then `brats-unet predict` as a fresh
+process (start to file) with its peak memory. Ratios are measured in this run.
+Run: .venv/bin/python benchmarks/bench_predict.py
+"""
+
+from __future__ import annotations
+
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from brats_unet.config import load_config, save_yaml, to_dict
+from brats_unet.data.discovery import discover_cases
+from brats_unet.data.preprocess import preprocess_case, to_original
+from brats_unet.infer.inferer import case_logits, to_labels
+from brats_unet.infer.predict import labels_in_original, load_run, write_seg
+from brats_unet.models import build_model
+from common import REPO, require_sample
+
+RECIPES = {"paper": REPO / "configs" / "paper.yaml", "recommended": REPO / "configs" / "recommended.yaml"}
+CASE = "Brats18_TCIA02_135_1"
+
+
+def make_run(folder: Path, config: Path) -> Path:
+    """A run folder with untrained weights (timing needs the compute, not the skill)."""
+    cfg = load_config(config)
+    folder.mkdir(parents=True, exist_ok=True)
+    save_yaml(to_dict(cfg), folder / "config.yaml")
+    torch.save({"model": build_model(cfg.model, cfg.in_channels, cfg.num_classes).state_dict()}, folder / "best.pt")
+    return folder
+
+
+def stages(run_dir: Path, case) -> dict[str, float]:
+    t = {}
+    t0 = time.perf_counter()
+    run = load_run(run_dir)
+    t["load model"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    prepared = preprocess_case(case, run.cfg.data, with_seg=False, multiple=run.cfg.model.multiple)
+    t["read + preprocess"] = time.perf_counter() - t0
+    image = torch.from_numpy(prepared.image.astype(np.float32))
+    t0 = time.perf_counter()
+    logits = case_logits(run.model, image, run.cfg, run.device, run.precision)
+    t["model"] = time.perf_counter() - t0
+    probs = torch.sigmoid(logits) if run.cfg.loss.mode == "regions" else torch.softmax(logits, 0)
+    t0 = time.perf_counter()
+    labels = labels_in_original(probs, prepared.meta, run.cfg.loss.mode)
+    t["to the original grid + decode"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    old = to_labels(to_original(probs, prepared.meta), run.cfg.loss.mode, threshold=0.5).numpy()
+    t["(full-grid probabilities, before)"] = time.perf_counter() - t0
+    assert np.array_equal(old, labels)
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        write_seg(case.scheme.from_internal(labels), case.reference, Path(tmp) / "seg.nii.gz")
+        t["write NIfTI"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    naive = run.model.float()
+    with torch.no_grad():
+        x = image.transpose(0, 1)
+        pad = [(-s) % run.cfg.model.multiple for s in x.shape[2:]]
+        x = torch.nn.functional.pad(x, (0, pad[1], 0, pad[0]))
+        for i in range(0, len(x), 32):
+            naive(x[i : i + 32])
+    t["naive fp32 model (reference)"] = time.perf_counter() - t0
+    t["slices"] = float(image.shape[1])
+    return t
+
+
+def process(run_dir: Path, case_dir: Path) -> tuple[float, float]:
+    """Wall seconds of `brats-unet predict` as a new process, and its peak RSS in GB."""
+    with tempfile.TemporaryDirectory() as tmp:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "brats_unet", "predict", str(run_dir), str(case_dir), "--out", tmp,
+                        "--quiet"], check=True)
+        wall = time.perf_counter() - t0
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return wall, max(peak, before) / 1e6
+
+
+def main() -> None:
+    sample = require_sample()
+    case = next(c for c in discover_cases(sample) if c.case_id == CASE)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; case {CASE}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, config in RECIPES.items():
+            run_dir = make_run(Path(tmp) / name, config)
+            stages(run_dir, case)  # warm the file cache and the kernels
+            t = stages(run_dir, case)
+            total = sum(v for k, v in t.items() if k not in ("slices", "naive fp32 model (reference)")
+                        and not k.startswith("("))
+            print(f"\n## {name} ({int(t['slices'])} slices)")
+            for k, v in t.items():
+                if k != "slices":
+                    print(f"  {k:32s} {v:7.3f} s")
+            print(f"  {'in-process total':32s} {total:7.3f} s; model {t['slices'] / t['model']:.1f} slices/s, "
+                  f"{t['naive fp32 model (reference)'] / t['model']:.2f}x the naive fp32 forward; decode "
+                  f"{t['(full-grid probabilities, before)'] / t['to the original grid + decode']:.1f}x faster "
+                  "than before")
+            wall, peak = process(run_dir, sample / CASE)
+            print(f"  `brats-unet predict` process:   {wall:7.3f} s start to NIfTI, peak RSS {peak:.2f} GB")
+
+
+if __name__ == "__main__":
+    main()
