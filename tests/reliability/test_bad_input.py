@@ -100,8 +100,8 @@ def test_empty_masks_are_reported(tiny_run, phantoms, run_cli, tmp_path, monkeyp
 
     real = predict.segment
 
-    def no_tumour_in_002(run, case, tta=False):
-        labels, probs = real(run, case, tta)
+    def no_tumour_in_002(run, case, tta=False, probabilities=False):
+        labels, probs = real(run, case, tta, probabilities)
         return (np.zeros_like(labels) if case.case_id == "Synth_002" else labels), probs
 
     monkeypatch.setattr(predict, "segment", no_tumour_in_002)
