@@ -131,17 +131,18 @@ def read_csv(path: str | Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def remove_stale_temps(folder: str | Path, older_than_s: float = 0.0) -> list[Path]:
+def remove_stale_temps(folder: str | Path, older_than_s: float = 0.0) -> None:
     """Delete the temporary files and folders an interrupted write left in ``folder`` (not recursive).
 
     ``older_than_s`` > 0 spares young ones, which another process may still be writing (shared caches).
     """
     folder, now = Path(folder), time.time()
-    removed: list[Path] = []
     if not folder.is_dir():
-        return removed
+        return
     for p in folder.iterdir():
-        if p.name.startswith(".") and TEMP_MARK in p.name and now - p.lstat().st_mtime >= older_than_s:
-            shutil.rmtree(p, ignore_errors=True) if p.is_dir() and not p.is_symlink() else p.unlink(missing_ok=True)
-            removed.append(p)
-    return removed
+        if not (p.name.startswith(".") and TEMP_MARK in p.name and now - p.lstat().st_mtime >= older_than_s):
+            continue
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)

@@ -66,7 +66,6 @@ def load_run(run_dir: str | Path, checkpoint: str = "best", device: str = "auto"
         run_dir = unpacked(run_dir)
     cfg = read_run_config(run_dir)
     dev = resolve_device(device)
-    stored = cfg
     model = build_model(cfg.model, cfg.in_channels, cfg.num_classes)
     path = run_dir / f"{checkpoint}.pt"
     try:
@@ -80,7 +79,7 @@ def load_run(run_dir: str | Path, checkpoint: str = "best", device: str = "auto"
         raise DataError(f"{run_dir}/config.yaml does not describe the network in {path.name}"
                         f"{_differences(to_dict(cfg), state.get('config'))}; restore the run's config.yaml") from None
     model.to(dev).eval()
-    cfg = run_overrides(stored, overrides)
+    cfg = run_overrides(cfg, overrides)
     return LoadedRun(cfg, model, dev, resolve_precision(cfg.train.precision, dev))
 
 

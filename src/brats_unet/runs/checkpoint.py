@@ -1,4 +1,7 @@
-"""Checkpoints: written atomically, loaded with ``weights_only=True`` (no arbitrary unpickling)."""
+"""Checkpoints: RNG state for resume, and safe loading (``weights_only=True``: no arbitrary unpickling).
+
+Training writes them atomically together with the epoch's metrics (``Trainer._commit``).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,6 @@ import numpy as np
 import torch
 
 from ..errors import DataError
-from ..io import atomic_write
 
 
 def rng_state() -> dict:
@@ -28,11 +30,6 @@ def set_rng_state(state: dict) -> None:
     np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
     version, internal, gauss = json.loads(state["python"])
     random.setstate((version, tuple(internal), gauss))
-
-
-def save_checkpoint(path: str | Path, **payload) -> None:
-    """Save a dict of tensors / plain data atomically."""
-    atomic_write(path, lambda tmp: torch.save(payload, tmp))
 
 
 def load_checkpoint(path: str | Path, map_location="cpu") -> dict:

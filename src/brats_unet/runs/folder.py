@@ -19,7 +19,7 @@ import torch
 
 from ..config import Config, load_config, save_yaml, to_dict
 from ..errors import BratsError
-from ..io import read_csv, read_json, write_csv, write_csv_to, write_json
+from ..io import read_csv, read_json, write_csv_to, write_json
 from ..version import __version__
 
 METRIC_COLUMNS = ["epoch", "lr", "seconds", "train_loss", "train_accuracy", "train_mean_iou", "train_dice",
@@ -76,11 +76,6 @@ def read_run_info(run_dir: str | Path) -> dict[str, Any]:
 def data_root_of(run_dir: str | Path, given: Optional[str | Path] = None) -> Path:
     """The dataset root: ``given`` if set, else the one the run was trained on."""
     return Path(given) if given else Path(read_run_info(run_dir)["data_root"])
-
-
-def write_metrics(run_dir: Path, history: list[dict]) -> None:
-    """Rewrite metrics.csv from the full history (atomic, so a resume never duplicates rows)."""
-    write_csv(history, run_dir / "metrics.csv", METRIC_COLUMNS)
 
 
 def write_metrics_to(path: Path, history: list[dict]) -> None:

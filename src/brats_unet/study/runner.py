@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..device import resolve_device
-from ..distributed import SINGLE, barrier, launched, setup, share
+from ..distributed import barrier, setup, share
 from ..errors import WriteError
 from ..evaluation.evaluate import evaluate
 from ..train.loop import train
@@ -32,7 +32,7 @@ def run_study(study: Study, data: str | Path, out: str | Path, dry_run: bool = F
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise WriteError(f"cannot write {out}: a file stands where the study folder is needed; choose another --out")
-    ctx = setup(resolve_device("auto").type) if launched() else SINGLE
+    ctx = setup(resolve_device("auto").type)  # SINGLE unless started by torchrun
     who = f"[rank {ctx.rank}] " if ctx.active else ""
     plan = [(v, s, status(out, v, s)) for v in study.variants for s in study.seeds]
     for v, s, state in share(plan, ctx):
