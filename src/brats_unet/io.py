@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Optional
 
-from .errors import write_error
+from .errors import WriteError, write_error
 
 TEMP_MARK = ".tmp"  # every temporary name holds it: `.<name>.<random>.tmp<suffix>`
 STALE_S = 3600.0  # in folders several processes may share, a temporary this old was left by an interrupted write
@@ -44,6 +44,21 @@ def _temp_beside(path: Path) -> Path:
     os.close(fd)
     os.chmod(tmp, 0o666 & ~umask())
     return Path(tmp)
+
+
+def refuse_file(path: str | Path, what: str) -> None:
+    """Before any work: a file standing where the folder ``what`` will go is a WriteError naming it."""
+    if Path(path).exists() and not Path(path).is_dir():
+        raise WriteError(f"cannot write {path}: a file stands where the {what} is needed; choose another --out")
+
+
+def make_folder(path: str | Path) -> Path:
+    """``mkdir -p`` whose failure (a file in the way, permission, read-only) is one WriteError naming the path."""
+    try:
+        Path(path).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_error(path, exc) from None
+    return Path(path)
 
 
 def temp_folder(parent: Path, name: str) -> Path:

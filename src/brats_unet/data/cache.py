@@ -22,7 +22,7 @@ import numpy as np
 
 from ..config import DEFAULT_MULTIPLE, DataConfig
 from ..errors import DataError, write_error
-from ..io import STALE_S, read_json, remove_stale_temps, temp_folder, write_json
+from ..io import STALE_S, make_folder, read_json, remove_stale_temps, temp_folder, write_json
 from .discovery import Case, discover_cases
 from .preprocess import CaseMeta, preprocess_case
 
@@ -123,10 +123,7 @@ def prepare_cache(data_root: str | Path, cfg: DataConfig, cache_root: str | Path
     """
     cases = [c for c in select_cases(data_root, cfg) if only is None or c.case_id in only]
     root = Path(cache_root or cfg.cache_dir or default_cache_root()) / cache_key(cfg, data_root, multiple)
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise write_error(root, exc) from None
+    make_folder(root)
     remove_stale_temps(root, older_than_s=STALE_S)
     write_json(root / "config.json", _key_fields(cfg, multiple)
                | {"data_root": str(Path(data_root).resolve()), "version": PREPROCESS_VERSION})

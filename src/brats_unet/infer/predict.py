@@ -20,8 +20,8 @@ from ..data.discovery import Case, Source
 from ..data.preprocess import CaseMeta, preprocess_case, resize_plane, to_original
 from ..data.volumes import open_image
 from ..device import resolve_device, resolve_precision
-from ..errors import BratsError, ConfigError, DataError, cause, write_error
-from ..io import STALE_S, atomic_write, remove_stale_temps
+from ..errors import BratsError, ConfigError, DataError, cause
+from ..io import STALE_S, atomic_write, make_folder, remove_stale_temps
 from ..models import build_model
 from ..runs.checkpoint import load_checkpoint
 from ..runs.folder import read_run_config
@@ -182,11 +182,7 @@ def predict_cases(run: LoadedRun, cases: list[Case], out_dir: str | Path, tta: b
                   save_probabilities: bool = False, labels: Optional[str] = None,
                   progress: bool = True) -> Predictions:
     """Predict every case; a failing case (bad input, a failed write) is reported and the others still run."""
-    out_dir, done = Path(out_dir), Predictions()
-    try:  # a folder that cannot be made fails once, not once per case
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise write_error(out_dir, exc) from None
+    out_dir, done = make_folder(out_dir), Predictions()  # a folder that cannot be made fails once, not per case
     remove_stale_temps(out_dir, older_than_s=STALE_S)
     from tqdm.auto import tqdm
 

@@ -17,7 +17,7 @@ import zlib
 from pathlib import Path
 
 from ..errors import DataError
-from ..io import atomic_path, write_json
+from ..io import atomic_path, make_folder, temp_folder, write_json
 from ..version import __version__
 
 REQUIRED = ("config.yaml", "split.json", "run.json")
@@ -64,7 +64,7 @@ def unpack(archive: str | Path, dest: str | Path) -> Path:
         bad = [n for n in names if "/" in n or "\\" in n or n.startswith(".")]
         if bad or MANIFEST not in names:
             raise DataError(f"{archive}: not a packed run (unexpected members {bad[:3]} or no {MANIFEST})")
-        staging = Path(tempfile.mkdtemp(prefix=".unpack.", suffix=".tmp", dir=_parent(dest)))
+        staging = temp_folder(make_folder(dest.resolve().parent), "unpack")
         try:
             try:
                 manifest = json.loads(zf.read(MANIFEST))
@@ -72,23 +72,17 @@ def unpack(archive: str | Path, dest: str | Path) -> Path:
                     zf.extract(name, staging)
                     if _sha256(staging / name) != digest:
                         raise DataError(f"{archive}: {name} is damaged (checksum mismatch)")
+            except DataError:
+                raise
             except (zipfile.BadZipFile, zlib.error, KeyError, TypeError, ValueError) as exc:
-                if isinstance(exc, DataError):
-                    raise
                 raise DataError(f"{archive}: damaged or not a packed run ({exc.__class__.__name__}: {exc})") from None
             write_json(staging / MANIFEST, manifest)
-            dest.mkdir(parents=True, exist_ok=True)
+            make_folder(dest)
             for item in staging.iterdir():
                 shutil.move(str(item), dest / item.name)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return dest
-
-
-def _parent(dest: Path) -> Path:
-    parent = dest.resolve().parent
-    parent.mkdir(parents=True, exist_ok=True)
-    return parent
 
 
 def unpacked(archive: Path) -> Path:

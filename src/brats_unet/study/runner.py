@@ -11,8 +11,8 @@ from pathlib import Path
 
 from ..device import resolve_device
 from ..distributed import barrier, setup, share
-from ..errors import WriteError
 from ..evaluation.evaluate import evaluate
+from ..io import refuse_file
 from ..train.loop import train
 from .report import write_report
 from .spec import Study, Variant, run_dir, variant_config
@@ -30,8 +30,7 @@ def run_study(study: Study, data: str | Path, out: str | Path, dry_run: bool = F
               progress: bool = True) -> list[dict]:
     """Train and evaluate every variant x seed not yet done; write report.md and summary.csv."""
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise WriteError(f"cannot write {out}: a file stands where the study folder is needed; choose another --out")
+    refuse_file(out, "study folder")
     ctx = setup(resolve_device("auto").type)  # SINGLE unless started by torchrun
     who = f"[rank {ctx.rank}] " if ctx.active else ""
     plan = [(v, s, status(out, v, s)) for v in study.variants for s in study.seeds]

@@ -31,9 +31,9 @@ from ..data.datasets import PatchDataset, SliceDataset, collate_pad, sample_indi
 from ..data.split import load_split, make_split
 from ..device import autocast, memory_format, resolve_device, resolve_precision
 from ..distributed import SINGLE, all_gather, all_sum, barrier, rank0_decides, setup, share
-from ..errors import BratsError, ConfigError, WriteError
+from ..errors import BratsError, ConfigError
 from ..infer.inferer import to_labels
-from ..io import atomic_group, remove_stale_temps
+from ..io import atomic_group, refuse_file, remove_stale_temps
 from ..losses import build_loss
 from ..metrics.paper import PaperMetrics, paper_metrics
 from ..models import build_model
@@ -344,8 +344,7 @@ def train(cfg: Config, data_root: str | Path, run_dir: str | Path, resume: bool 
         BratsError: the run folder already holds a run (and ``resume`` is False), or bad data/config.
     """
     run_dir = Path(run_dir)
-    if run_dir.exists() and not run_dir.is_dir():
-        raise WriteError(f"cannot write {run_dir}: a file stands where the run folder is needed; choose another --out")
+    refuse_file(run_dir, "run folder")
     if not resume and (run_dir / "last.pt").exists():
         raise BratsError(f"{run_dir} already holds a run; pass --resume to continue it or choose a new --out")
     if resume and not (run_dir / "last.pt").exists():
