@@ -18,6 +18,7 @@ from .brats import CLASS_COLOURS, CLASS_NAMES
 from .io import atomic_write
 
 ERROR_COLOURS = {"false positive": (1.0, 0.2, 0.2), "false negative": (0.2, 0.5, 1.0), "wrong class": (1.0, 0.85, 0.0)}
+ERROR_CODE_COLOURS = dict(zip(range(1, 4), ERROR_COLOURS.values()))  # error_map codes -> colours
 
 
 def pyplot() -> Any:
@@ -54,6 +55,12 @@ def figure2(history: list[dict], path: str | Path) -> Path:
     return save_figure(fig, path)
 
 
+def grey(image: np.ndarray, window: np.ndarray) -> np.ndarray:
+    """``image`` scaled to [0, 1] between the 1st and 99th percentiles of ``window`` (the values to show)."""
+    lo, hi = np.percentile(window, [1, 99]) if window.size and window.any() else (0.0, 1.0)
+    return np.clip((image - lo) / max(hi - lo, 1e-6), 0, 1)
+
+
 def overlay(labels: np.ndarray, colours: dict) -> np.ndarray:
     """RGBA image with ``colours[k]`` where ``labels == k`` and transparent elsewhere."""
     rgba = np.zeros(labels.shape + (4,))
@@ -86,7 +93,7 @@ def figure3(flair: np.ndarray, ref: np.ndarray, pred: np.ndarray, path: str | Pa
     axes[5].imshow(np.rot90(overlay(pred, CLASS_COLOURS)), alpha=0.6)
     show(axes[6], "errors")
     errors = error_map(pred, ref)
-    axes[6].imshow(np.rot90(overlay(errors, dict(zip(range(1, 4), ERROR_COLOURS.values())))), alpha=0.85)
+    axes[6].imshow(np.rot90(overlay(errors, ERROR_CODE_COLOURS)), alpha=0.85)
     axes[6].contour(np.rot90(ref > 0), levels=[0.5], colors="white", linewidths=0.6)
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in ERROR_COLOURS.values()]
     axes[6].legend(handles, list(ERROR_COLOURS), loc="lower right", fontsize=6, framealpha=0.6)

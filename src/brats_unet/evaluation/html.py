@@ -13,7 +13,7 @@ import html
 import io
 import json
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Optional
 
@@ -26,12 +26,10 @@ from ..data.volumes import read_array, read_seg
 from ..errors import BratsError
 from ..infer.predict import load_run, segment
 from ..io import atomic_write_text, read_csv
-from ..plots import error_map, figure2
+from ..plots import ERROR_CODE_COLOURS, error_map, figure2, grey, overlay
 from ..runs.folder import data_root_of, read_metrics
 from .html_assets import PAGE, VIEWER
 from .tables import region_summary
-
-ERROR_RGB = {1: (230, 25, 25), 2: (40, 90, 255), 3: (255, 150, 0)}  # false positive, false negative, wrong class
 
 
 def png(array: np.ndarray) -> str:
@@ -43,12 +41,9 @@ def png(array: np.ndarray) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _rgba(labels: np.ndarray, colours: Mapping[int, Sequence[float]]) -> np.ndarray:
-    out = np.zeros(labels.shape + (4,), np.uint8)
-    for code, colour in colours.items():
-        rgb = [int(c * 255) if max(colour) <= 1 else int(c) for c in colour]
-        out[labels == code] = (*rgb, 255)
-    return out
+def _layer(labels: np.ndarray, colours: dict) -> str:
+    """An overlay as a base64 RGBA PNG: colours where labelled, transparent elsewhere."""
+    return png((overlay(labels, colours) * 255).astype(np.uint8))
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], sortable: bool = False) -> str:
@@ -78,8 +73,9 @@ def figure_img(png_bytes: bytes, alt: str) -> str:
     return f'<img class="figure" alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
 
 
-def _viewer_data(flair: np.ndarray, ref: np.ndarray, pred: np.ndarray, margin: int = 2) -> dict:
-    """Per-slice PNG layers over the brain's bounding box and the slices around the tumour (ref or pred)."""
+def _viewer_data(flair: np.ndarray, ref: np.ndarray, pred: np.ndarray, margin: int = 2) -> tuple[dict, tuple]:
+    """Per-slice PNG layers over the brain's bounding box and the slices around the tumour (ref or pred),
+    and the (height, width) they are shown at."""
     brain = flair != 0
     xs, ys = np.nonzero(brain.any(axis=2).any(axis=1))[0], np.nonzero(brain.any(axis=2).any(axis=0))[0]
     tumour = np.nonzero(((ref > 0) | (pred > 0)).any(axis=(0, 1)))[0]
@@ -87,16 +83,16 @@ def _viewer_data(flair: np.ndarray, ref: np.ndarray, pred: np.ndarray, margin: i
     z0, z1 = (tumour[0], tumour[-1]) if len(tumour) else (mid - 10, mid + 10)
     zs = list(range(max(0, z0 - margin), min(flair.shape[2], z1 + margin + 1)))
     box = (slice(xs[0], xs[-1] + 1), slice(ys[0], ys[-1] + 1)) if len(xs) else (slice(None), slice(None))
-    lo, hi = np.percentile(flair[brain], [1, 99]) if brain.any() else (0.0, 1.0)
-    grey = (np.clip((flair - lo) / max(hi - lo, 1e-6), 0, 1) * 255).astype(np.uint8)
-    grey[~brain] = 0  # background black, as viewers show it
+    image = (grey(flair, flair[brain]) * 255).astype(np.uint8)
+    image[~brain] = 0  # background black, as viewers show it
     show = lambda a, z: np.ascontiguousarray(np.rot90(a[box + (z,)]))  # noqa: E731  (radiological view)
     areas = [int((ref[..., z] > 0).sum()) for z in zs]
-    return {"z": zs, "start": int(np.argmax(areas)) if any(areas) else len(zs) // 2,
-            "flair": [png(show(grey, z)) for z in zs],
-            "ref": [png(_rgba(show(ref, z), CLASS_COLOURS)) for z in zs],
-            "pred": [png(_rgba(show(pred, z), CLASS_COLOURS)) for z in zs],
-            "err": [png(_rgba(error_map(show(pred, z), show(ref, z)), ERROR_RGB)) for z in zs]}
+    data = {"z": zs, "start": int(np.argmax(areas)) if any(areas) else len(zs) // 2,
+            "flair": [png(show(image, z)) for z in zs],
+            "ref": [_layer(show(ref, z), CLASS_COLOURS) for z in zs],
+            "pred": [_layer(show(pred, z), CLASS_COLOURS) for z in zs],
+            "err": [_layer(error_map(show(pred, z), show(ref, z)), ERROR_CODE_COLOURS) for z in zs]}
+    return data, show(image, zs[0]).shape
 
 
 def _per_case(rows: list[dict]) -> dict[str, dict[str, float]]:
@@ -136,11 +132,9 @@ def write_html_report(run_dir: str | Path, data_root: Optional[str | Path] = Non
         pred, _ = segment(run, case)
         ref = read_seg(case)
         flair = normalise(read_array(case.images["flair"]).astype(np.float32), "zscore")
-        d = _viewer_data(flair, ref if ref is not None else np.zeros_like(pred), pred)
+        d, (h, w) = _viewer_data(flair, ref if ref is not None else np.zeros_like(pred), pred)
         data.append(d)
         s = scores[cid]
-        first = d["flair"][0]
-        h, w = _png_size(first)
         viewers.append(VIEWER.format(index=index, case=html.escape(cid), wt=f"{s['WT Dice']:.3f}",
                                      tc=f"{s['TC Dice']:.3f}", et=f"{s['ET Dice']:.3f}", w=w, h=h,
                                      last=len(d["z"]) - 1, start=d["start"]))
@@ -161,11 +155,6 @@ def write_html_report(run_dir: str | Path, data_root: Optional[str | Path] = Non
     out = run_dir / "report.html"
     atomic_write_text(out, page(f"brats-unet run {run_dir.name}", body, data))
     return out
-
-
-def _png_size(b64: str) -> tuple[int, int]:
-    raw = base64.b64decode(b64[:64] + "=" * (-len(b64[:64]) % 4))
-    return int.from_bytes(raw[20:24], "big"), int.from_bytes(raw[16:20], "big")
 
 
 def _curves_png(run_dir: Path) -> bytes:

@@ -19,13 +19,12 @@ from ..config import Config
 from ..data.cache import SliceCache
 from ..errors import ConfigError
 from ..infer.inferer import predict_slices, to_labels
+from ..plots import grey
 
 
 def overlay_rgb(flair: np.ndarray, labels: np.ndarray, alpha: float = 0.5) -> np.ndarray:
     """(H, W) image and internal labels -> (H, W, 3) float RGB in [0, 1], classes blended over the image."""
-    lo, hi = np.percentile(flair, [1, 99]) if flair.any() else (0.0, 1.0)
-    grey = np.clip((flair - lo) / max(hi - lo, 1e-6), 0, 1)
-    rgb = np.repeat(grey[..., None], 3, axis=-1)
+    rgb = np.repeat(grey(flair, flair)[..., None], 3, axis=-1)
     for code, colour in CLASS_COLOURS.items():
         mask = labels == code
         rgb[mask] = (1 - alpha) * rgb[mask] + alpha * np.asarray(colour)
