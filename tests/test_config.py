@@ -75,7 +75,7 @@ def test_paper_yaml_equals_the_defaults():
      "2**model.depth = 16; use [96, 96, 48]"),
     (["model.spatial_dims=4"], "model.spatial_dims: invalid value 4; options: 2, 3"),
     (["loss.mode=region"], "did you mean 'regions'"),
-    (["data.labels=brats2024"], "options: auto, brats2020, brats2023, msd"),
+    (["data.labels=brats2024"], "options: auto, brats2020, brats2023, brats2024-gli, brats2024-ped, msd"),
     (["loss.class_weights=[1, 2]"], "loss.class_weights: 2 values for 4 output channels"),
     (["loss={dise: 1}"], "loss.terms.dise: invalid value 'dise'"),
 ])

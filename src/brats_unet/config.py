@@ -16,7 +16,7 @@ from typing import Any, Literal, Optional
 
 import yaml
 
-from .brats import MODALITIES, Modality, SchemeName
+from .brats import MODALITIES, Convention, HdMethod, Modality, SchemeName
 from .errors import ConfigError
 from .io import atomic_write_text
 from .typed import build, choices, field_choices  # noqa: F401  (choices and field_choices: public, re-exported)
@@ -29,7 +29,6 @@ LossName = Literal["ce", "weighted_ce", "dice", "focal", "tversky", "focal_tvers
 LossMode = Literal["multiclass", "regions"]
 DeviceName = Literal["auto", "cpu", "cuda", "mps"]
 PrecisionName = Literal["auto", "fp32", "bf16", "amp", "fp16"]
-Convention = Literal["brats2020", "brats2023"]
 
 
 @dataclass(frozen=True)
@@ -121,7 +120,9 @@ class TrainConfig:
 class EvalConfig:
     """Evaluation and inference settings."""
 
-    convention: Convention = "brats2020"  # empty-mask convention
+    convention: Convention = "brats2020"  # official evaluator whose rules the scores follow (brats.CONVENTIONS)
+    hd95: HdMethod = "auto"  # pooled (medpy), max (MONAI), weighted (surface-distance); auto: the convention's
+    lesionwise: Literal["none", "auto", "GLI", "SSA", "MEN", "PED", "MET"] = "none"  # sub-challenge parameters
     batch_size: int = 32
     overlap: float = 0.5  # sliding-window overlap for 3D
     tta: bool = False

@@ -7,7 +7,7 @@ import pytest
 
 from brats_unet.metrics.confusion import confusion_matrix, counts, scores
 from brats_unet.metrics.paper import PaperMetrics, paper_metrics
-from brats_unet.metrics.regions import MAX_HD95, score_case, score_masks, summarise
+from brats_unet.metrics.regions import diagonal_mm, score_case, score_masks, summarise
 from brats_unet.metrics.surface import hd95, surface_distances
 
 
@@ -33,18 +33,43 @@ def test_hd95_hand_computed():
     assert hd95(a, b, (2.0,)) == pytest.approx(np.percentile([0, 2, 0, 8], 95))
 
 
-@pytest.mark.parametrize("convention", ["brats2020", "brats2023"])
+@pytest.mark.parametrize("convention", ["brats2020", "brats2023", "brats2025"])
 def test_empty_mask_conventions(convention):
-    empty, full = np.zeros((4, 4, 4), bool), np.zeros((4, 4, 4), bool)
+    """Both empty: 1 / 0 (2020, 2023) or NaN, left out of means (2025); one empty: Dice 0 and the
+    convention's penalty: the grid's diagonal (2020), 374 (2023 code), 373 (brats-evaluation)."""
+    shape = (24, 30, 16)
+    empty, full = np.zeros(shape, bool), np.zeros(shape, bool)
     full[1:3, 1:3, 1:3] = True
-    both = score_masks(empty, empty, (1, 1, 1), convention)
-    one = score_masks(full, empty, (1, 1, 1), convention)
-    assert one["dice"] == 0 and one["hd95"] == pytest.approx(373.13, abs=0.01) == MAX_HD95
-    if convention == "brats2020":
-        assert both["dice"] == 1 and both["hd95"] == 0
-    else:
+    both = score_masks(empty, empty, (1, 1, 2), convention)
+    one = score_masks(full, empty, (1, 1, 2), convention)
+    penalty = {"brats2020": math.sqrt(24**2 + 30**2 + 32**2), "brats2023": 374.0, "brats2025": 373.0}
+    assert one["dice"] == 0 and one["hd95"] == pytest.approx(penalty[convention])
+    if convention == "brats2025":
         assert math.isnan(both["dice"]) and math.isnan(both["hd95"])
         assert summarise([0.5, both["dice"]])["n"] == 1
+    else:
+        assert both["dice"] == 1 and both["hd95"] == 0
+
+
+def test_classic_grid_penalty_is_the_2020_constant():
+    assert diagonal_mm((240, 240, 155), (1, 1, 1)) == pytest.approx(373.13, abs=0.01)
+
+
+def test_no_overlap_penalty_only_in_brats2025():
+    """panoptica scores masks that exist but do not touch as HD95 inf (373 in the output); the others measure."""
+    a, b = np.zeros((20, 8, 8), bool), np.zeros((20, 8, 8), bool)
+    a[2:4, 2:4, 2:4], b[12:14, 2:4, 2:4] = True, True
+    assert score_masks(a, b, (1, 1, 1), "brats2025")["hd95"] == 373.0
+    assert score_masks(a, b, (1, 1, 1), "brats2020")["hd95"] == pytest.approx(10.0)
+    assert score_masks(a, b, (1, 1, 1), "brats2023")["hd95"] == pytest.approx(10.0)
+
+
+def test_weighted_hd95_hand_computed():
+    """Two 2x2x2 cubes 10 voxels apart: every surface element of one lies 10 mm from the other's."""
+    a, b = np.zeros((20, 6, 6), bool), np.zeros((20, 6, 6), bool)
+    a[2:4, 2:4, 2:4], b[12:14, 2:4, 2:4] = True, True
+    assert hd95(a, b, (1, 1, 1), "weighted") == pytest.approx(10.0)
+    assert hd95(a, np.zeros_like(b), (1, 1, 1), "weighted") == math.inf
 
 
 def test_region_scores_and_volumes():
@@ -56,7 +81,7 @@ def test_region_scores_and_volumes():
     rows = score_case(pred, ref, (1.0, 1.0, 2.0))
     assert rows["WT"]["dice"] == 1 and rows["TC"]["dice"] == 1 and rows["ET"]["dice"] == 0
     assert rows["WT"]["vol_ref_ml"] == pytest.approx(216 * 2 / 1000)
-    assert rows["ET"]["vol_pred_ml"] == 0 and rows["ET"]["hd95"] == MAX_HD95
+    assert rows["ET"]["vol_pred_ml"] == 0 and rows["ET"]["hd95"] == pytest.approx(diagonal_mm((10, 10, 10), (1, 1, 2)))
 
 
 def test_paper_metrics_hand_computed():

@@ -59,7 +59,13 @@ def _data_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("ref")
     p.add_argument("--out", default="scores.csv")
     p.add_argument("--labels", default="brats2020", choices=SCHEME_NAMES)
-    p.add_argument("--convention", default="brats2020", choices=field_choices(EvalConfig, "convention"))
+    p.add_argument("--convention", default="brats2020", choices=field_choices(EvalConfig, "convention"),
+                   help="whose rules: brats2020 (medpy/nnU-Net), brats2023 (the 2023-2024 organisers' code), "
+                        "brats2025 (brats-evaluation / panoptica)")
+    p.add_argument("--hd95", default="auto", choices=field_choices(EvalConfig, "hd95"),
+                   help="HD95 surface definition (default: the convention's)")
+    p.add_argument("--lesionwise", default="auto", choices=field_choices(EvalConfig, "lesionwise"),
+                   help="lesion-wise scores with a sub-challenge's parameters (auto: from BraTS-GLI-... case names)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=c.cmd_score)
 

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..brats import get_scheme
+from ..brats import CLASSIC_GRID, get_scheme
 from ..config import DEFAULT_MULTIPLE, DataConfig
 from ..errors import DataError
 from .discovery import Case
@@ -125,8 +125,11 @@ def target_size(box: Box, cfg: DataConfig) -> tuple[int, int]:
     return (cfg.size, cfg.size) if cfg.mode == "resize" else (box[1] - box[0], box[3] - box[2])
 
 
-def slice_range(depth: int, cfg: DataConfig) -> tuple[int, int]:
-    """The configured axial range clipped to the volume depth."""
+def slice_range(depth: int, cfg: DataConfig, grid: Optional[tuple[int, ...]] = None) -> tuple[int, int]:
+    """The configured axial range clipped to the volume depth. The default range (the case study's 5..149)
+    only means something on the classic 240 x 240 x 155 grid: on any other ``grid`` it becomes the whole depth."""
+    if grid is not None and tuple(grid) != CLASSIC_GRID and cfg.slices == DataConfig.slices:
+        return 0, depth
     s0, s1 = cfg.slices[0], min(cfg.slices[1], depth)
     if s0 >= s1:
         raise DataError(f"data.slices {list(cfg.slices)} selects nothing in a volume of {depth} slices")
@@ -138,7 +141,7 @@ def preprocess_case(case: Case, cfg: DataConfig, with_seg: bool = True, multiple
     raw = read_modalities(case, cfg.modalities, cfg.nonfinite)  # (C, X, Y, Z)
     for c, name in enumerate(cfg.modalities):
         raw[c] = normalise(raw[c], cfg.normalize, str(case.images[name].path))
-    s0, s1 = slice_range(raw.shape[3], cfg)
+    s0, s1 = slice_range(raw.shape[3], cfg, raw.shape[1:])
     box = plane_box(raw, cfg.mode, multiple)
     size = target_size(box, cfg)
     img = crop_plane(np.moveaxis(raw[..., s0:s1], 3, 1), box)  # (C, S, h, w)

@@ -1,18 +1,35 @@
-"""``brats-unet score``: find predicted and reference segmentation NIfTIs, match them by case id, score each pair."""
+"""``brats-unet score``: find predicted and reference segmentation NIfTIs, match them by case id, score each pair.
+
+Whole-region ("legacy") scores follow the chosen convention (``metrics.regions``); lesion-wise scores follow
+the same evaluator generation (``metrics.lesions``): the 2023-2024 organisers' code for ``brats2020`` and
+``brats2023``, ``brats-evaluation`` (panoptica) for ``brats2025``. Their columns carry the names the
+organisers' own output gives them, so a CSV can be set beside a leaderboard export.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
-from ..brats import AFFINE_TOL, LabelScheme, get_scheme
+from ..brats import AFFINE_TOL, SUBCHALLENGES, LabelScheme, get_scheme
 from ..data.discovery import Source, classify, discover_cases, is_nifti, nifti_stem
 from ..data.volumes import open_image, read_array, spacing
 from ..errors import DataError
+from ..metrics.lesions import PENALTY_2025, lesionwise_2023, lesionwise_panoptica
 from ..metrics.regions import score_case
 
 SUFFIXES = ("_seg", "-seg", "_pred", "-pred", "_segm")
+CHALLENGE_NAME = re.compile(r"BraTS-(GLI|SSA|MEN|PED|MET)-\d+", re.IGNORECASE)
+# Lesion-wise columns as each evaluator names them (2023 code: get_lesion_wise_results; 2025: parse_seg_results).
+LESION_COLUMNS_2023 = ("Num_TP", "Num_FP", "Num_FN", "Legacy_Dice", "Legacy_HD95", "Lesion_Wise_Score_Dice",
+                       "Lesion_Wise_Score_HD95")
+LESION_COLUMNS_2025 = ("all_instance_tp", "all_instance_fp", "all_instance_fn", "all_instance_prec",
+                       "all_instance_rec", "all_instance_f1", "global_dsc", "global_hd95", "lesionwise_dsc_mean",
+                       "lesionwise_dsc_std", "lesionwise_hd95_mean", "lesionwise_hd95_std")
 
 
 def case_id_of(path: Path) -> str:
@@ -39,28 +56,75 @@ def find_segs(folder: str | Path) -> dict[str, Path]:
     return {c.case_id: c.seg.path for c in discover_cases(folder) if c.seg is not None}
 
 
+def subchallenge_of(case_ids: Sequence[str], lesionwise: str) -> Optional[str]:
+    """The sub-challenge whose lesion-wise parameters apply: ``lesionwise`` itself, None for "none", and for
+    "auto" the one all case ids name (``BraTS-GLI-00001-000``), else None."""
+    if lesionwise == "none":
+        return None
+    if lesionwise != "auto":
+        return lesionwise
+    found = {m.group(1).upper() if (m := CHALLENGE_NAME.search(c)) else None for c in case_ids}
+    return found.pop() if len(found) == 1 and None not in found else None
+
+
 def _load(path: Path, scheme: LabelScheme, case_id: str) -> tuple[np.ndarray, np.ndarray, tuple[float, float, float]]:
-    """(internal labels, affine, spacing) of a segmentation file."""
-    labels = scheme.to_internal(read_array(Source(path)), f"case {case_id}: {path}")
-    return labels, open_image(Source(path)).affine, spacing(Source(path))
+    """(edition label codes, affine, spacing) of a segmentation file; DataError on labels outside the scheme."""
+    raw = read_array(Source(path))
+    problem = scheme.label_problem(raw)
+    if problem:
+        raise DataError(f"case {case_id}: {path}: {problem}")
+    return raw.astype(np.int16), open_image(Source(path)).affine, spacing(Source(path))
 
 
-def score_pair(case_id: str, pred_path: Path, ref_path: Path, scheme: LabelScheme, convention: str) -> list[dict]:
+def lesion_scores(pred: np.ndarray, ref: np.ndarray, mm: Sequence[float], convention: str, challenge: str,
+                  legacy: dict) -> dict:
+    """One region's lesion-wise columns, named as the convention's evaluator names them."""
+    if convention == "brats2025":
+        out = lesionwise_panoptica(pred, ref, mm)
+        hd = legacy["hd95"]
+        return out | {"global_dsc": legacy["dice"], "global_hd95": PENALTY_2025 if hd == np.inf else hd}
+    dilation, threshold = SUBCHALLENGES[challenge]
+    lw = lesionwise_2023(pred, ref, mm, dilation, threshold)
+    return {"Num_TP": lw["tp"], "Num_FP": lw["fp"], "Num_FN": lw["fn"], "Legacy_Dice": legacy["dice"],
+            "Legacy_HD95": legacy["hd95"], "Lesion_Wise_Score_Dice": lw["lesion_dice"],
+            "Lesion_Wise_Score_HD95": lw["lesion_hd95"]}
+
+
+def score_arrays(case_id: str, pred: np.ndarray, ref: np.ndarray, mm: Sequence[float], scheme: LabelScheme,
+                 convention: str = "brats2020", method: str = "auto", challenge: Optional[str] = None) -> list[dict]:
+    """Rows (one per region of the scheme) for two label maps in the scheme's codes."""
+    regions = scheme.region_codes()
+    legacy = score_case(pred, ref, mm, convention, method, regions)
+    rows = []
+    for region, metrics in legacy.items():
+        row = {"case": case_id, "region": region, **metrics}
+        if challenge is not None:
+            codes = regions[region]
+            row |= lesion_scores(np.isin(pred, codes), np.isin(ref, codes), mm, convention, challenge, metrics)
+        rows.append(row)
+    return rows
+
+
+def score_pair(case_id: str, pred_path: Path, ref_path: Path, scheme: LabelScheme, convention: str,
+               method: str = "auto", challenge: Optional[str] = None) -> list[dict]:
     """Rows (one per region) for one case; DataError naming the case on geometry mismatch."""
     pred, pred_affine, _ = _load(pred_path, scheme, case_id)
-    ref, ref_affine, spacing = _load(ref_path, scheme, case_id)
+    ref, ref_affine, mm = _load(ref_path, scheme, case_id)
     if pred.shape != ref.shape:
         raise DataError(f"case {case_id}: prediction shape {pred.shape} differs from reference {ref.shape} "
                         f"({pred_path})")
     if np.abs(pred_affine - ref_affine).max() > AFFINE_TOL:
         raise DataError(f"case {case_id}: prediction affine differs from the reference ({pred_path})")
-    per_region = score_case(pred, ref, spacing, convention)
-    return [{"case": case_id, "region": r, **m} for r, m in per_region.items()]
+    return score_arrays(case_id, pred, ref, mm, scheme, convention, method, challenge)
 
 
 def score_folders(pred_dir: str | Path, ref_dir: str | Path, labels: str = "brats2020",
-                  convention: str = "brats2020", progress: bool = False) -> list[dict]:
-    """Score every reference case; DataError if a case has no prediction or no case matches."""
+                  convention: str = "brats2020", progress: bool = False, method: str = "auto",
+                  lesionwise: str = "auto") -> list[dict]:
+    """Score every reference case; DataError if a case has no prediction or no case matches.
+
+    ``lesionwise``: a sub-challenge (GLI, SSA, MEN, PED, MET), "none", or "auto" (from BraTS-XXX case names).
+    """
     scheme = get_scheme(labels)
     preds, refs = find_segs(pred_dir), find_segs(ref_dir)
     if not refs:
@@ -68,9 +132,10 @@ def score_folders(pred_dir: str | Path, ref_dir: str | Path, labels: str = "brat
     missing = sorted(set(refs) - set(preds))
     if missing:
         raise DataError(f"case {missing[0]}: no prediction in {pred_dir} ({len(missing)} case(s) missing)")
+    challenge = subchallenge_of(sorted(refs), lesionwise)
     from tqdm.auto import tqdm
 
     rows = []
     for cid in tqdm(sorted(refs), desc="score", unit="case", disable=not progress):
-        rows += score_pair(cid, preds[cid], refs[cid], scheme, convention)
+        rows += score_pair(cid, preds[cid], refs[cid], scheme, convention, method, challenge)
     return rows

@@ -10,6 +10,13 @@ from ..metrics.regions import summarise
 SCORE_COLUMNS = ["case", "region", "dice", "iou", "hd95", "sensitivity", "specificity", "precision", "mcc",
                  "vol_pred_ml", "vol_ref_ml"]
 SUMMARY_METRICS = ("dice", "hd95", "sensitivity", "specificity")
+LESION_SUMMARY = ("Lesion_Wise_Score_Dice", "Lesion_Wise_Score_HD95", "lesionwise_dsc_mean", "lesionwise_hd95_mean",
+                  "all_instance_f1")
+
+
+def summary_metrics(rows: list[dict]) -> tuple[str, ...]:
+    """The summary's columns: the whole-region ones, then the lesion-wise ones the rows carry."""
+    return SUMMARY_METRICS + tuple(m for m in LESION_SUMMARY if rows and m in rows[0])
 
 
 def _fmt(s: dict) -> str:

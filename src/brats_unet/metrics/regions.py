@@ -1,11 +1,16 @@
-"""Per-case BraTS region scores (WT, TC, ET) with selectable empty-mask conventions.
+"""Per-case BraTS region scores (WT, TC, ET, and an edition's extra regions) under the official conventions.
 
-Conventions, applied to Dice, IoU and HD95 (other scores are NaN when undefined, excluded from means):
+A convention (``brats.CONVENTIONS``) fixes what the organisers' evaluator of an era returns where masks are
+empty and which HD95 it computes; applied to Dice, IoU and HD95 (other scores are NaN when undefined,
+excluded from means):
 
-* ``brats2020`` (default; the BraTS 2020-era reference as nnU-Net v1 implements it): both masks empty
-  -> Dice 1, IoU 1, HD95 0; exactly one empty -> Dice 0, IoU 0, HD95 373.13 mm (the diagonal of a
-  240 x 240 x 155 mm volume, sqrt(240^2 + 240^2 + 155^2)).
-* ``brats2023``: both empty -> NaN (the case is excluded from that region's mean); one empty as above.
+* ``brats2020`` (default; the BraTS 2017-2021 reference as nnU-Net v1 implements it): both masks empty
+  -> Dice 1, IoU 1, HD95 0; exactly one empty -> Dice 0, IoU 0, HD95 the image diagonal in mm
+  (373.13 for 240 x 240 x 155 at 1 mm); HD95 pooled over both surfaces (medpy).
+* ``brats2023`` (the 2023-2024 lesion-wise code's "legacy" scores): both empty -> 1 / 0; one empty ->
+  Dice 0, HD95 374; HD95 the area-weighted robust Hausdorff distance of ``surface-distance``.
+* ``brats2025`` (``brats-evaluation``, panoptica): both empty -> NaN (left out of means); masks that do
+  not overlap -> Dice 0 and HD95 373; HD95 pooled.
 """
 
 from __future__ import annotations
@@ -16,23 +21,39 @@ from typing import Optional
 
 import numpy as np
 
-from ..brats import REGIONS
+from ..brats import CONVENTIONS, REGIONS
 from .confusion import counts, scores
 from .surface import hd95
 
-MAX_HD95 = math.sqrt(240**2 + 240**2 + 155**2)  # 373.13 mm
 COLUMNS = ("dice", "iou", "hd95", "sensitivity", "specificity", "precision", "mcc",
            "vol_pred_ml", "vol_ref_ml", "vol_diff_ml")
 
 
+def diagonal_mm(shape: Sequence[int], spacing: Sequence[float]) -> float:
+    """The image diagonal in mm: brats2020's HD95 where one mask is empty (373.13 for 240x240x155 at 1 mm)."""
+    return float(math.sqrt(sum((n * s) ** 2 for n, s in zip(shape, spacing))))
+
+
+def penalty(convention: str, shape: Sequence[int], spacing: Sequence[float]) -> float:
+    """HD95 where a surface is missing: the convention's constant, or the grid's diagonal."""
+    fixed = CONVENTIONS[convention].penalty
+    return diagonal_mm(shape, spacing) if fixed is None else fixed
+
+
 def both_empty_value(convention: str) -> float:
-    """Dice/IoU when prediction and reference are both empty: 1 (brats2020) or NaN (brats2023, excluded)."""
-    return 1.0 if convention == "brats2020" else math.nan
+    """Dice/IoU when prediction and reference are both empty: 1 (brats2020, 2023) or NaN (brats2025)."""
+    return CONVENTIONS[convention].both_empty[0]
+
+
+def hd_method(convention: str, method: str = "auto") -> str:
+    """The HD95 surface definition: ``method`` unless "auto", else the convention's."""
+    return CONVENTIONS[convention].hd95 if method == "auto" else method
 
 
 def score_masks(pred: np.ndarray, ref: np.ndarray, spacing: Sequence[float], convention: str = "brats2020",
-                hd_method: str = "pooled") -> dict[str, float]:
+                method: str = "auto") -> dict[str, float]:
     """All region metrics for two boolean masks; volumes in mL from the voxel spacing (mm)."""
+    rules = CONVENTIONS[convention]
     tp, fp, fn, tn = counts(pred, ref)
     out = scores(tp, fp, fn, tn)
     voxel_ml = float(np.prod(spacing)) / 1000.0
@@ -40,22 +61,24 @@ def score_masks(pred: np.ndarray, ref: np.ndarray, spacing: Sequence[float], con
     out["vol_diff_ml"] = out["vol_pred_ml"] - out["vol_ref_ml"]
     empty_p, empty_r = tp + fp == 0, tp + fn == 0
     if empty_p and empty_r:
-        both = both_empty_value(convention)
-        out["dice"], out["iou"], out["hd95"] = both, both, 0.0 if convention == "brats2020" else math.nan
-    elif empty_p or empty_r:
-        out["dice"], out["iou"], out["hd95"] = 0.0, 0.0, MAX_HD95
+        out["dice"], out["hd95"] = rules.both_empty
+        out["iou"] = out["dice"]
+    elif empty_p or empty_r or (rules.no_overlap_penalty and tp == 0):
+        out["dice"], out["iou"], out["hd95"] = 0.0, 0.0, penalty(convention, np.shape(pred), spacing)
     else:
-        out["hd95"] = hd95(pred, ref, spacing, hd_method)
+        out["hd95"] = hd95(pred, ref, spacing, hd_method(convention, method))
     return {k: out[k] for k in COLUMNS}
 
 
-def score_case(pred: np.ndarray, ref: np.ndarray, spacing: Sequence[float],
-               convention: str = "brats2020") -> dict[str, dict[str, float]]:
-    """{region: metrics} for two internal-code label maps (0 bg, 1 core, 2 edema, 3 enhancing)."""
+def score_case(pred: np.ndarray, ref: np.ndarray, spacing: Sequence[float], convention: str = "brats2020",
+               method: str = "auto", regions: Optional[dict[str, tuple[int, ...]]] = None,
+               ) -> dict[str, dict[str, float]]:
+    """{region: metrics} for two label maps; ``regions`` maps names to the label codes they join
+    (default: WT/TC/ET in internal codes: 0 bg, 1 core, 2 edema, 3 enhancing)."""
     if pred.shape != ref.shape:
         raise ValueError(f"prediction shape {pred.shape} differs from reference {ref.shape}")
-    return {name: score_masks(np.isin(pred, codes), np.isin(ref, codes), spacing, convention)
-            for name, codes in REGIONS.items()}
+    return {name: score_masks(np.isin(pred, codes), np.isin(ref, codes), spacing, convention, method)
+            for name, codes in (regions or REGIONS).items()}
 
 
 def region_dice(pred: np.ndarray, ref: np.ndarray, convention: str = "brats2020") -> dict[str, float]:
