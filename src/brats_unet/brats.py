@@ -128,7 +128,11 @@ class LabelScheme:
             if len(fractional):
                 return f"non-integer labels {[float(v) for v in fractional[:5]]}: a label map holds whole numbers"
         bad = sorted(int(v) for v in values if v not in self.all_codes)
-        return f"labels {bad} are not in the {self.name} scheme {list(self.all_codes)}" if bad else None
+        if not bad:
+            return None
+        hint = "; BraTS 2024-2025 GLI/PED data use 4: pass --labels brats2024-gli or brats2024-ped" \
+            if self.name == "brats2023" and 4 in bad else ""
+        return f"labels {bad} are not in the {self.name} scheme {list(self.all_codes)}{hint}"
 
     def from_internal(self, internal: np.ndarray) -> np.ndarray:
         """Map internal codes back to this edition's codes (uint8)."""

@@ -11,7 +11,7 @@ import os
 import sys
 from typing import Optional
 
-from ..brats import MODALITIES, SCHEME_NAMES
+from ..brats import DASH_TOKENS, MODALITIES, SCHEME_NAMES
 from ..config import DataConfig, EvalConfig, TrainConfig, field_choices
 from ..errors import BratsError, cause
 from ..version import __version__
@@ -95,11 +95,15 @@ def _model_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("input", nargs="?", help="a case folder or a dataset root")
     p.add_argument("--out", required=True)
     for mod in MODALITIES:
-        p.add_argument(f"--{mod}", help=f"explicit {mod} file")
+        alias = next(token for token, name in DASH_TOKENS.items() if name == mod)  # BraTS 2023+ names
+        p.add_argument(f"--{mod}", f"--{alias}", dest=mod, help=f"explicit {mod} file")
     p.add_argument("--case-id", help="case id for explicit files")
     p.add_argument("--tta", action="store_true", help="average predictions over flips")
     p.add_argument("--save-probabilities", action="store_true", help="also write <case>_probabilities.npz")
-    p.add_argument("--labels", choices=SCHEME_NAMES, help="output label codes (default: input edition)")
+    p.add_argument("--labels", choices=SCHEME_NAMES, help="the input's edition and the output's label codes "
+                   "(default: the edition the file names show; brats2020 for names that show none)")
+    p.add_argument("--naming", default="default", choices=("default", "challenge"),
+                   help="output names: <case>_seg.nii.gz, or <case>.nii.gz as the BraTS portals expect")
     p.add_argument("--checkpoint", default="best", choices=["best", "last"])
     p.add_argument("--nonfinite", choices=field_choices(DataConfig, "nonfinite"),
                    help="NaN/inf voxels in an image: refuse the case (default: the run's data.nonfinite) or read "

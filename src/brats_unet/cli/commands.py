@@ -96,7 +96,7 @@ def _inputs(args: argparse.Namespace) -> list:
 
     files = {k: getattr(args, k) for k in MODALITIES}
     if any(files.values()):
-        return [case_from_files(files, args.case_id)]
+        return [case_from_files(files, args.case_id, args.labels)]
     if not args.input:
         raise DataError("give INPUT (a case folder or dataset root) or explicit files (--flair F --t1ce F ...)")
     return discover_cases(args.input)
@@ -108,7 +108,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     sets = args.set + ([f"data.nonfinite={args.nonfinite}"] if args.nonfinite else [])
     run = load_run(args.run, args.checkpoint, args.device or "auto", sets)
     done = predict_cases(run, _inputs(args), args.out, args.tta, args.save_probabilities, args.labels,
-                         progress=not args.quiet)
+                         progress=not args.quiet, naming=args.naming)
     print(done.summary(args.out))
     return 2 if done.failures else 0
 

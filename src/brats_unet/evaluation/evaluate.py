@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Optional
 
+from ..brats import BRATS2023
 from ..data.cache import SliceCache, prepare_cache
 from ..data.discovery import Case, discover_cases
 from ..data.volumes import read_seg, spacing
@@ -19,10 +20,10 @@ from ..errors import BratsError
 from ..infer.predict import LoadedRun, load_run, segment
 from ..io import atomic_write_text, write_csv
 from ..losses import build_loss
-from ..metrics.regions import score_case
 from ..runs.folder import data_root_of, read_split
 from ..train.validate import evaluate_cached
-from .tables import SCORE_COLUMNS, region_summary, summary_table
+from .scoring import LESION_COLUMNS_2023, LESION_COLUMNS_2025, score_arrays, subchallenge_of
+from .tables import SCORE_COLUMNS, region_summary, summary_metrics, summary_table
 
 SPLIT_NAMES = {"train": "Training", "val": "Validation", "test": "Test"}
 
@@ -52,16 +53,18 @@ def table1_markdown(rows: list[dict]) -> str:
 
 def brats_rows(run: LoadedRun, cases: list[Case], convention: str, tta: bool = False,
                progress: bool = False) -> list[dict]:
-    """Per case x region scores at the original geometry."""
+    """Per case x region scores at the original geometry (with lesion-wise columns if ``eval.lesionwise``)."""
     from tqdm.auto import tqdm
 
+    challenge = subchallenge_of([c.case_id for c in cases], run.cfg.eval.lesionwise)
     rows = []
     for case in tqdm(cases, desc="evaluate", unit="case", disable=not progress):
         internal, _ = segment(run, case, tta)
         ref = read_seg(case)
         assert ref is not None  # evaluate only picks cases with a segmentation
         mm = spacing(case.images[run.cfg.data.modalities[0]])
-        rows += [{"case": case.case_id, "region": r, **m} for r, m in score_case(internal, ref, mm, convention).items()]
+        # internal codes are the 2023 codes (1 core, 2 edema, 3 enhancing), so its regions apply
+        rows += score_arrays(case.case_id, internal, ref, mm, BRATS2023, convention, run.cfg.eval.hd95, challenge)
     return rows
 
 
@@ -92,7 +95,8 @@ def _write(out: Path, t1: list[dict], rows: list[dict], split: str) -> None:
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "table1.md", table1_markdown(t1))
     write_csv(t1, out / "table1.csv")
-    write_csv(rows, out / "per_case.csv", SCORE_COLUMNS)
+    extra = [k for k in LESION_COLUMNS_2023 + LESION_COLUMNS_2025 if rows and k in rows[0]]
+    write_csv(rows, out / "per_case.csv", SCORE_COLUMNS + extra)
     atomic_write_text(out / "brats.md", f"BraTS region scores, split '{split}', original geometry "
-                      f"(mean ± sd (median) over cases)\n\n{summary_table(rows)}\n")
-    write_csv(region_summary(rows), out / "brats.csv")
+                      f"(mean ± sd (median) over cases)\n\n{summary_table(rows, summary_metrics(rows))}\n")
+    write_csv(region_summary(rows, summary_metrics(rows)), out / "brats.csv")

@@ -141,15 +141,22 @@ def write_seg(labels: np.ndarray, reference: Path, path: Path) -> Path:
     return path
 
 
+def seg_name(case_id: str, naming: str = "default") -> str:
+    """Output file name: ``<case>_seg.nii.gz``, or ``<case>.nii.gz`` as the BraTS portals validate it
+    (``BraTS-GLI-00001-000.nii.gz``, ``BraTS20_Validation_001.nii.gz``)."""
+    return f"{case_id}.nii.gz" if naming == "challenge" else f"{case_id}_seg.nii.gz"
+
+
 def predict_case(run: LoadedRun, case: Case, out_dir: Path, tta: bool = False, save_probabilities: bool = False,
-                 labels: Optional[str] = None) -> tuple[Path, bool]:
-    """Segment one case and write ``<case>_seg.nii.gz`` (and optionally ``<case>_probabilities.npz``).
+                 labels: Optional[str] = None, naming: str = "default") -> tuple[Path, bool]:
+    """Segment one case and write ``<case>_seg.nii.gz`` (``naming="challenge"``: ``<case>.nii.gz``), and
+    optionally ``<case>_probabilities.npz``.
 
     Returns the path and whether the mask holds any tumour.
     """
     internal, probs = segment(run, case, tta, probabilities=save_probabilities)
     scheme = get_scheme(labels) if labels else case.scheme
-    path = write_seg(scheme.from_internal(internal), case.reference, out_dir / f"{case.case_id}_seg.nii.gz")
+    path = write_seg(scheme.from_internal(internal), case.reference, out_dir / seg_name(case.case_id, naming))
     if probs is not None:
         atomic_write(out_dir / f"{case.case_id}_probabilities.npz",
                      lambda tmp: np.savez_compressed(str(tmp), probabilities=probs.numpy().astype(np.float16),
@@ -180,7 +187,7 @@ def _about(case_id: str, message: str) -> str:
 
 def predict_cases(run: LoadedRun, cases: list[Case], out_dir: str | Path, tta: bool = False,
                   save_probabilities: bool = False, labels: Optional[str] = None,
-                  progress: bool = True) -> Predictions:
+                  progress: bool = True, naming: str = "default") -> Predictions:
     """Predict every case; a failing case (bad input, a failed write) is reported and the others still run."""
     out_dir, done = make_folder(out_dir), Predictions()  # a folder that cannot be made fails once, not per case
     remove_stale_temps(out_dir, older_than_s=STALE_S)
@@ -188,7 +195,7 @@ def predict_cases(run: LoadedRun, cases: list[Case], out_dir: str | Path, tta: b
 
     for case in tqdm(cases, desc="predict", unit="case", disable=not progress or len(cases) < 2):
         try:
-            path, tumour = predict_case(run, case, out_dir, tta, save_probabilities, labels)
+            path, tumour = predict_case(run, case, out_dir, tta, save_probabilities, labels, naming)
         except (BratsError, OSError) as exc:
             message = _about(case.case_id, str(exc) if isinstance(exc, BratsError) else f"{exc.filename}: {cause(exc)}")
             done.failures.append(message)
