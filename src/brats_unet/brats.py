@@ -50,6 +50,8 @@ CLASSIC_GRID = (240, 240, 155)  # BraTS 2018-2023 (SRI-24 atlas, 1 mm); BraTS 20
 # `no_overlap_penalty`: the penalty also where both masks exist but do not overlap (panoptica's edge case).
 Convention = Literal["brats2020", "brats2023", "brats2025"]
 HdMethod = Literal["auto", "pooled", "max", "weighted"]
+HD95_PENALTY_2023 = 374.0  # the 2023-2024 code: HD95 where a surface is missing, and of a false-positive lesion
+HD95_PENALTY_2025 = 373.0  # brats-evaluation: HD95 where panoptica returns inf
 
 
 @dataclass(frozen=True)
@@ -66,9 +68,10 @@ CONVENTIONS: dict[str, ConventionRules] = {
     # BraTS 2017-2021 (CaPTk / nnU-Net v1 with medpy): both empty 1 / 0, penalty the grid's diagonal.
     "brats2020": ConventionRules((1.0, 0.0), "pooled", None),
     # BraTS 2023-2024 organisers' code (surface-distance's robust Hausdorff, inf -> 374).
-    "brats2023": ConventionRules((1.0, 0.0), "weighted", 374.0),
+    "brats2023": ConventionRules((1.0, 0.0), "weighted", HD95_PENALTY_2023),
     # BraTS 2025 `brats-evaluation` (panoptica): both empty NaN, no overlap -> inf -> 373.
-    "brats2025": ConventionRules((float("nan"), float("nan")), "pooled", 373.0, no_overlap_penalty=True),
+    "brats2025": ConventionRules((float("nan"), float("nan")), "pooled", HD95_PENALTY_2025,
+                                   no_overlap_penalty=True),
 }
 
 # Lesion-wise parameters of the 2023-2024 organisers' code per sub-challenge: (dilation in voxels,

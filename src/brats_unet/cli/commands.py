@@ -48,14 +48,13 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from ..evaluation.scoring import LESION_COLUMNS_2023, LESION_COLUMNS_2025, score_folders
-    from ..evaluation.tables import SCORE_COLUMNS, summary_metrics, summary_table
+    from ..evaluation.scoring import score_folders
+    from ..evaluation.tables import score_columns, summary_metrics, summary_table
     from ..io import atomic_write_text, write_csv
 
     rows = score_folders(args.pred, args.ref, args.labels, args.convention, progress=not args.quiet,
                          method=args.hd95, lesionwise=args.lesionwise)
-    extra = [k for k in LESION_COLUMNS_2023 + LESION_COLUMNS_2025 if k in rows[0]]
-    write_csv(rows, args.out, SCORE_COLUMNS + extra)
+    write_csv(rows, args.out, score_columns(rows))
     table = summary_table(rows, summary_metrics(rows))
     summary = Path(args.out).with_suffix(".md")
     atomic_write_text(summary, f"# Scores ({args.convention} convention, labels {args.labels})\n\n"

@@ -22,8 +22,8 @@ from ..io import atomic_write_text, write_csv
 from ..losses import build_loss
 from ..runs.folder import data_root_of, read_split
 from ..train.validate import evaluate_cached
-from .scoring import LESION_COLUMNS_2023, LESION_COLUMNS_2025, score_arrays, subchallenge_of
-from .tables import SCORE_COLUMNS, region_summary, summary_metrics, summary_table
+from .scoring import score_arrays, subchallenge_of
+from .tables import region_summary, score_columns, summary_metrics, summary_table
 
 SPLIT_NAMES = {"train": "Training", "val": "Validation", "test": "Test"}
 
@@ -95,8 +95,7 @@ def _write(out: Path, t1: list[dict], rows: list[dict], split: str) -> None:
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "table1.md", table1_markdown(t1))
     write_csv(t1, out / "table1.csv")
-    extra = [k for k in LESION_COLUMNS_2023 + LESION_COLUMNS_2025 if rows and k in rows[0]]
-    write_csv(rows, out / "per_case.csv", SCORE_COLUMNS + extra)
+    write_csv(rows, out / "per_case.csv", score_columns(rows))
     atomic_write_text(out / "brats.md", f"BraTS region scores, split '{split}', original geometry "
                       f"(mean ± sd (median) over cases)\n\n{summary_table(rows, summary_metrics(rows))}\n")
     write_csv(region_summary(rows, summary_metrics(rows)), out / "brats.csv")

@@ -19,17 +19,11 @@ from ..brats import AFFINE_TOL, SUBCHALLENGES, LabelScheme, get_scheme
 from ..data.discovery import Source, classify, discover_cases, is_nifti, nifti_stem
 from ..data.volumes import open_image, read_array, spacing
 from ..errors import DataError
-from ..metrics.lesions import PENALTY_2025, lesionwise_2023, lesionwise_panoptica
-from ..metrics.regions import score_case
+from ..metrics.lesions import lesionwise_2023, lesionwise_panoptica
+from ..metrics.regions import score_masks
 
 SUFFIXES = ("_seg", "-seg", "_pred", "-pred", "_segm")
 CHALLENGE_NAME = re.compile(r"BraTS-(GLI|SSA|MEN|PED|MET)-\d+", re.IGNORECASE)
-# Lesion-wise columns as each evaluator names them (2023 code: get_lesion_wise_results; 2025: parse_seg_results).
-LESION_COLUMNS_2023 = ("Num_TP", "Num_FP", "Num_FN", "Legacy_Dice", "Legacy_HD95", "Lesion_Wise_Score_Dice",
-                       "Lesion_Wise_Score_HD95")
-LESION_COLUMNS_2025 = ("all_instance_tp", "all_instance_fp", "all_instance_fn", "all_instance_prec",
-                       "all_instance_rec", "all_instance_f1", "global_dsc", "global_hd95", "lesionwise_dsc_mean",
-                       "lesionwise_dsc_std", "lesionwise_hd95_mean", "lesionwise_hd95_std")
 
 
 def case_id_of(path: Path) -> str:
@@ -78,11 +72,10 @@ def _load(path: Path, scheme: LabelScheme, case_id: str) -> tuple[np.ndarray, np
 
 def lesion_scores(pred: np.ndarray, ref: np.ndarray, mm: Sequence[float], convention: str, challenge: str,
                   legacy: dict) -> dict:
-    """One region's lesion-wise columns, named as the convention's evaluator names them."""
+    """One region's lesion-wise columns, named as the convention's evaluator names them (``tables.LESION_COLUMNS``).
+    The legacy scores already follow the convention (brats2025: 373 where panoptica says inf)."""
     if convention == "brats2025":
-        out = lesionwise_panoptica(pred, ref, mm)
-        hd = legacy["hd95"]
-        return out | {"global_dsc": legacy["dice"], "global_hd95": PENALTY_2025 if hd == np.inf else hd}
+        return lesionwise_panoptica(pred, ref, mm) | {"global_dsc": legacy["dice"], "global_hd95": legacy["hd95"]}
     dilation, threshold = SUBCHALLENGES[challenge]
     lw = lesionwise_2023(pred, ref, mm, dilation, threshold)
     return {"Num_TP": lw["tp"], "Num_FP": lw["fp"], "Num_FN": lw["fn"], "Legacy_Dice": legacy["dice"],
@@ -93,14 +86,14 @@ def lesion_scores(pred: np.ndarray, ref: np.ndarray, mm: Sequence[float], conven
 def score_arrays(case_id: str, pred: np.ndarray, ref: np.ndarray, mm: Sequence[float], scheme: LabelScheme,
                  convention: str = "brats2020", method: str = "auto", challenge: Optional[str] = None) -> list[dict]:
     """Rows (one per region of the scheme) for two label maps in the scheme's codes."""
-    regions = scheme.region_codes()
-    legacy = score_case(pred, ref, mm, convention, method, regions)
+    if pred.shape != ref.shape:
+        raise ValueError(f"prediction shape {pred.shape} differs from reference {ref.shape}")
     rows = []
-    for region, metrics in legacy.items():
-        row = {"case": case_id, "region": region, **metrics}
+    for region, codes in scheme.region_codes().items():
+        p, r = np.isin(pred, codes), np.isin(ref, codes)
+        row = {"case": case_id, "region": region, **score_masks(p, r, mm, convention, method)}
         if challenge is not None:
-            codes = regions[region]
-            row |= lesion_scores(np.isin(pred, codes), np.isin(ref, codes), mm, convention, challenge, metrics)
+            row |= lesion_scores(p, r, mm, convention, challenge, row)
         rows.append(row)
     return rows
 

@@ -10,8 +10,19 @@ from ..metrics.regions import summarise
 SCORE_COLUMNS = ["case", "region", "dice", "iou", "hd95", "sensitivity", "specificity", "precision", "mcc",
                  "vol_pred_ml", "vol_ref_ml"]
 SUMMARY_METRICS = ("dice", "hd95", "sensitivity", "specificity")
+# Lesion-wise columns as each evaluator names them (2023 code: get_lesion_wise_results; 2025: parse_seg_results).
+LESION_COLUMNS = ("Num_TP", "Num_FP", "Num_FN", "Legacy_Dice", "Legacy_HD95", "Lesion_Wise_Score_Dice",
+                  "Lesion_Wise_Score_HD95",
+                  "all_instance_tp", "all_instance_fp", "all_instance_fn", "all_instance_prec", "all_instance_rec",
+                  "all_instance_f1", "global_dsc", "global_hd95", "lesionwise_dsc_mean", "lesionwise_dsc_std",
+                  "lesionwise_hd95_mean", "lesionwise_hd95_std")
 LESION_SUMMARY = ("Lesion_Wise_Score_Dice", "Lesion_Wise_Score_HD95", "lesionwise_dsc_mean", "lesionwise_hd95_mean",
                   "all_instance_f1")
+
+
+def score_columns(rows: list[dict]) -> list[str]:
+    """Per-case CSV columns: the whole-region ones, then the lesion-wise ones the rows carry."""
+    return SCORE_COLUMNS + [k for k in LESION_COLUMNS if rows and k in rows[0]]
 
 
 def summary_metrics(rows: list[dict]) -> tuple[str, ...]:

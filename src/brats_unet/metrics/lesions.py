@@ -23,10 +23,9 @@ import numpy as np
 from scipy.ndimage import binary_dilation, generate_binary_structure, label
 from scipy.optimize import linear_sum_assignment
 
-from .surface import hd95
+from ..brats import HD95_PENALTY_2023
+from .surface import crop_joint, hd95
 
-PENALTY_2023 = 374.0  # the 2023 code's HD95 for a missing surface or a false-positive lesion (mm)
-PENALTY_2025 = 373.0  # brats-evaluation's global HD95 where panoptica returns inf (mm)
 _CONNECTIVITY = np.ones((3, 3, 3), bool)  # 26-connected lesions, as cc3d's default
 
 
@@ -36,23 +35,14 @@ def components(mask: np.ndarray) -> tuple[np.ndarray, int]:
     return labels, int(n)
 
 
-def _crop(pred: np.ndarray, ref: np.ndarray, margin: int) -> tuple[np.ndarray, np.ndarray]:
-    """Both masks cut to their joint bounding box plus ``margin`` voxels (within the image): exact for
-    dilations of up to ``margin - 1`` voxels and for the surface distances, and far cheaper."""
-    idx = np.nonzero(pred | ref)
-    if not len(idx[0]):
-        return pred[:1, :1, :1], ref[:1, :1, :1]
-    sl = tuple(slice(max(0, int(i.min()) - margin), int(i.max()) + margin + 1) for i in idx)
-    return pred[sl], ref[sl]
-
-
 def lesionwise_2023(pred: np.ndarray, ref: np.ndarray, spacing: Sequence[float], dilation: int,
                     threshold: float) -> dict[str, float]:
     """The 2023 organisers' lesion-wise scores of one region: {"lesion_dice", "lesion_hd95", "tp", "fp", "fn"}.
 
     ``dilation`` (voxels) and ``threshold`` (mm^3) are the sub-challenge's (``brats.SUBCHALLENGES``).
     """
-    pred, ref = _crop(np.asarray(pred, bool), np.asarray(ref, bool), dilation * 2 + 2)
+    # cut to the masks' box plus room for two dilations: exact, and far cheaper on a whole volume
+    pred, ref = crop_joint(np.asarray(pred, bool), np.asarray(ref, bool), dilation * 2 + 2)
     voxel_mm3 = float(np.prod(spacing))
     struct = generate_binary_structure(3, 2)
     pred_cc, _ = components(pred)
@@ -67,17 +57,18 @@ def lesionwise_2023(pred: np.ndarray, ref: np.ndarray, spacing: Sequence[float],
         hits = hits[hits != 0]
         touched.update(int(h) for h in hits)
         matched = np.isin(pred_cc, hits)
-        if lesion.sum() * voxel_mm3 <= threshold:
+        size = np.count_nonzero(lesion)
+        if size * voxel_mm3 <= threshold:
             continue  # too small to be scored, though the components touching it are no false positives
         inter = np.count_nonzero(matched & lesion)
-        kept_dice.append(2.0 * inter / (matched.sum() + lesion.sum()))
+        kept_dice.append(2.0 * inter / (np.count_nonzero(matched) + size))
         hd = hd95(matched, lesion, spacing, "weighted")
-        kept_hd.append(PENALTY_2023 if math.isinf(hd) else hd)
+        kept_hd.append(HD95_PENALTY_2023 if math.isinf(hd) else hd)
         tp, fn = tp + bool(len(hits)), fn + (not len(hits))
     fp = len(set(np.unique(pred_cc)) - touched - {0})
     n = len(kept_dice) + fp
     return {"lesion_dice": float(sum(kept_dice) / n) if n else 1.0,
-            "lesion_hd95": float((sum(kept_hd) + PENALTY_2023 * fp) / n) if n else 0.0,
+            "lesion_hd95": float((sum(kept_hd) + HD95_PENALTY_2023 * fp) / n) if n else 0.0,
             "tp": tp, "fp": fp, "fn": fn}
 
 
@@ -98,7 +89,7 @@ def _match(pred_cc: np.ndarray, n_pred: int, ref_cc: np.ndarray, n_ref: int) -> 
 
 def lesionwise_panoptica(pred: np.ndarray, ref: np.ndarray, spacing: Sequence[float]) -> dict[str, float]:
     """brats-evaluation's scores of one region, with its output names (``parse_seg_results``)."""
-    pred, ref = _crop(np.asarray(pred, bool), np.asarray(ref, bool), 2)
+    pred, ref = crop_joint(np.asarray(pred, bool), np.asarray(ref, bool), 2)
     pred_cc, n_pred = components(pred)
     ref_cc, n_ref = components(ref)
     pairs = _match(pred_cc, n_pred, ref_cc, n_ref)

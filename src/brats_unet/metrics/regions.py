@@ -71,14 +71,12 @@ def score_masks(pred: np.ndarray, ref: np.ndarray, spacing: Sequence[float], con
 
 
 def score_case(pred: np.ndarray, ref: np.ndarray, spacing: Sequence[float], convention: str = "brats2020",
-               method: str = "auto", regions: Optional[dict[str, tuple[int, ...]]] = None,
-               ) -> dict[str, dict[str, float]]:
-    """{region: metrics} for two label maps; ``regions`` maps names to the label codes they join
-    (default: WT/TC/ET in internal codes: 0 bg, 1 core, 2 edema, 3 enhancing)."""
+               method: str = "auto") -> dict[str, dict[str, float]]:
+    """{region: metrics} for two internal-code label maps (0 bg, 1 core, 2 edema, 3 enhancing)."""
     if pred.shape != ref.shape:
         raise ValueError(f"prediction shape {pred.shape} differs from reference {ref.shape}")
     return {name: score_masks(np.isin(pred, codes), np.isin(ref, codes), spacing, convention, method)
-            for name, codes in (regions or REGIONS).items()}
+            for name, codes in REGIONS.items()}
 
 
 def region_dice(pred: np.ndarray, ref: np.ndarray, convention: str = "brats2020") -> dict[str, float]:

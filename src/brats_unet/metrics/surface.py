@@ -23,10 +23,13 @@ from scipy.ndimage import binary_erosion, distance_transform_edt, generate_binar
 from .surfels import NORMALS_X8
 
 
-def _crop_joint(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Crop two masks to the bounding box of their union, plus one voxel where the image allows."""
+def crop_joint(a: np.ndarray, b: np.ndarray, margin: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Crop two masks to the bounding box of their union, plus ``margin`` voxels where the image allows
+    (two empty masks: one voxel of each)."""
     idx = np.nonzero(a | b)
-    sl = tuple(slice(max(0, int(i.min()) - 1), int(i.max()) + 2) for i in idx)
+    if not len(idx[0]):
+        return a[(slice(0, 1),) * a.ndim], b[(slice(0, 1),) * b.ndim]
+    sl = tuple(slice(max(0, int(i.min()) - margin), int(i.max()) + margin + 1) for i in idx)
     return a[sl], b[sl]
 
 
@@ -41,7 +44,7 @@ def surface_distances(a: np.ndarray, b: np.ndarray, spacing=None) -> tuple[np.nd
 
     Both masks must be non-empty.
     """
-    a, b = _crop_joint(np.asarray(a, bool), np.asarray(b, bool))
+    a, b = crop_joint(np.asarray(a, bool), np.asarray(b, bool))
     sa, sb = surface(a), surface(b)
     spacing = None if spacing is None else [float(s) for s in spacing]
     dt_b = distance_transform_edt(~sb, sampling=spacing)
@@ -79,9 +82,7 @@ def weighted_surface_distances(a: np.ndarray, b: np.ndarray, spacing=None):
 
     A mask without surface gives empty arrays for its own elements and infinite distances to it.
     """
-    a, b = np.asarray(a, bool), np.asarray(b, bool)
-    if a.any() or b.any():
-        a, b = _crop_joint(a, b)
+    a, b = crop_joint(np.asarray(a, bool), np.asarray(b, bool))
     spacing = (1.0, 1.0, 1.0) if spacing is None else tuple(float(s) for s in spacing)
     areas = surfel_areas(spacing)
     codes_a, codes_b = neighbour_codes(a), neighbour_codes(b)
