@@ -19,7 +19,7 @@ from monai.networks.nets import BasicUNet
 
 from brats_unet.config import load_config
 from brats_unet.data.discovery import discover_cases
-from brats_unet.evaluation.evaluate import brats_rows
+from brats_unet.evaluation.evaluate import brats_rows, predict_labels
 from brats_unet.evaluation.tables import summary_table
 from brats_unet.infer.predict import LoadedRun
 from brats_unet.io import write_csv
@@ -60,7 +60,7 @@ def main() -> None:
           f"{last['val_WT']:.3f}/{last['val_TC']:.3f}/{last['val_ET']:.3f}")
     run = LoadedRun(trainer.cfg, trainer.model.eval(), trainer.device, trainer.precision)
     cases = [c for c in discover_cases(sample) if c.case_id in set(trainer.split["test"])]
-    rows = brats_rows(run, cases, trainer.cfg.eval.convention)
+    rows = brats_rows(run, cases, predict_labels(run, cases), trainer.cfg.eval.convention)
     write_csv(rows, out / "per_case.csv")
     print(summary_table(rows))
 

@@ -36,6 +36,7 @@ RegionName = Literal["WT", "TC", "ET"]
 REGIONS: dict[str, tuple[int, ...]] = {"WT": (1, 2, 3), "TC": (1, 3), "ET": (3,)}
 REGION_NAMES: tuple[str, ...] = tuple(REGIONS)
 
+CORE, EDEMA, ENHANCING = 1, 2, 3  # internal codes (post-processing relabels small ET as core)
 CLASS_NAMES = {1: "necrotic/non-enh. core", 2: "edema", 3: "enhancing"}  # internal code -> display name
 CLASS_COLOURS = {1: (0.9, 0.1, 0.1), 2: (0.1, 0.8, 0.1), 3: (1.0, 0.85, 0.0)}  # ITK-SNAP-like red/green/yellow
 NUM_CLASSES = 4  # background + three tumour classes

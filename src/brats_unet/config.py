@@ -45,7 +45,9 @@ class DataConfig:
     max_cases: Optional[int] = None
     split_fractions: tuple[float, float, float] = (0.6775, 0.2005, 0.1220)
     split_seed: int = 0
-    split_file: Optional[str] = None
+    split_file: Optional[str] = None  # a run's split.json, or nnU-Net's splits_final.json (with data.fold)
+    fold: Optional[int] = None  # cross-validation fold 0..folds-1 (nnU-Net's): the test share held out, the rest folded
+    folds: int = 5
     oversample: float = 0.0  # fraction of samples drawn from slices/patches containing tumour
     augment: bool = False
     patch_size: tuple[int, int, int] = (96, 96, 96)  # 3D patches (D, H, W)
@@ -123,6 +125,7 @@ class EvalConfig:
     convention: Convention = "brats2020"  # official evaluator whose rules the scores follow (brats.CONVENTIONS)
     hd95: HdMethod = "auto"  # pooled (medpy), max (MONAI), weighted (surface-distance); auto: the convention's
     lesionwise: Literal["none", "auto", "GLI", "SSA", "MEN", "PED", "MET"] = "none"  # sub-challenge parameters
+    postprocess: Literal["auto", "none"] = "auto"  # auto: evaluate chooses it on validation, predict applies it
     batch_size: int = 32
     overlap: float = 0.5  # sliding-window overlap for 3D
     tta: bool = False
@@ -268,6 +271,8 @@ def validate(cfg: Config) -> None:
     _validate_multiples(cfg)
     if d.max_cases is not None and d.max_cases < 3:
         raise ConfigError(f"data.max_cases: need at least 3 cases (train/val/test), got {d.max_cases}")
+    if d.fold is not None and not 0 <= d.fold < d.folds:
+        raise ConfigError(f"data.fold: {d.fold} is not a fold of data.folds={d.folds}; use 0..{d.folds - 1}")
     if abs(sum(d.split_fractions) - 1) > 1e-6 or min(d.split_fractions) < 0:
         raise ConfigError(f"data.split_fractions: must be non-negative and sum to 1, got {list(d.split_fractions)}")
     if not 0 <= m.dropout < 1 or not 0 <= d.oversample <= 1:
@@ -294,7 +299,8 @@ def _validate_numbers(cfg: Config) -> None:
         ("train.weight_decay", t.weight_decay, 0), ("train.early_stopping", t.early_stopping, 1),
         ("train.num_workers", t.num_workers, 0), ("train.val_max_cases", t.val_max_cases, 1),
         ("train.seed", t.seed, 0), ("data.split_seed", d.split_seed, 0), ("eval.batch_size", e.batch_size, 1),
-        ("data.size", d.size, 1), ("model.in_channels", m.in_channels, 1), ("model.num_classes", m.num_classes, 1),
+        ("data.size", d.size, 1), ("data.folds", d.folds, 2), ("model.in_channels", m.in_channels, 1),
+        ("model.num_classes", m.num_classes, 1),
     ):
         _at_least(value, key, minimum)
     if t.max_minutes is not None and t.max_minutes <= 0:
@@ -310,7 +316,8 @@ def _validate_numbers(cfg: Config) -> None:
 def _validate_paths(cfg: Config) -> None:
     split, cache = cfg.data.split_file, cfg.data.cache_dir
     if split is not None and not Path(split).is_file():
-        raise ConfigError(f"data.split_file: {split} is not a file; give a split.json from a run folder or null")
+        raise ConfigError(f"data.split_file: {split} is not a file; give a split.json from a run folder, "
+                          "a splits_final.json (with data.fold) or null")
     if cache is not None and Path(cache).exists() and not Path(cache).is_dir():
         raise ConfigError(f"data.cache_dir: {cache} is a file; give a folder (created if missing)")
 

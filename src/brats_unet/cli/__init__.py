@@ -75,6 +75,8 @@ def _model_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", required=True, help="dataset root (any supported BraTS layout)")
     p.add_argument("--out", required=True, help="run folder")
     p.add_argument("--resume", action="store_true", help="continue from RUN/last.pt with the stored config")
+    p.add_argument("--fold", type=int, metavar="K", help="train cross-validation fold K (data.fold; data.folds=5 "
+                   "folds over the non-test cases, written as nnU-Net's splits_final.json)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_config_args(p)
     _add_device(p)
@@ -90,9 +92,11 @@ def _model_commands(sub: argparse._SubParsersAction) -> None:
     _add_device(p)
     p.set_defaults(func=c.cmd_evaluate)
 
-    p = sub.add_parser("predict", help="segment new cases into NIfTI masks in their original geometry")
-    p.add_argument("run")
-    p.add_argument("input", nargs="?", help="a case folder or a dataset root")
+    p = sub.add_parser("predict", help="segment new cases into NIfTI masks in their original geometry",
+                       usage="%(prog)s RUN [RUN ...] [INPUT] --out OUT [options]")
+    p.add_argument("paths", nargs="+", metavar="RUN [RUN ...] INPUT",
+                   help="run folder(s) or packed run.zip(s), then a case folder or dataset root (no INPUT with "
+                        "explicit files); several runs (e.g. the 5 folds) are an ensemble averaging probabilities")
     p.add_argument("--out", required=True)
     for mod in MODALITIES:
         alias = next(token for token, name in DASH_TOKENS.items() if name == mod)  # BraTS 2023+ names

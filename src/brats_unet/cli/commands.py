@@ -9,9 +9,11 @@ from pathlib import Path
 
 
 def _sets(args: argparse.Namespace) -> list[str]:
-    """The ``--set`` pairs, with ``--device`` as ``train.device`` where the command has it."""
-    device = getattr(args, "device", None)
-    return list(getattr(args, "set", None) or []) + ([f"train.device={device}"] if device else [])
+    """The ``--set`` pairs, with ``--device`` as ``train.device`` and ``--fold`` as ``data.fold`` where the
+    command has them."""
+    device, fold = getattr(args, "device", None), getattr(args, "fold", None)
+    return (list(getattr(args, "set", None) or []) + ([f"train.device={device}"] if device else [])
+            + ([f"data.fold={fold}"] if fold is not None else []))
 
 
 def _config(args: argparse.Namespace):  # -> Config (typed lazily: config imports yaml)
@@ -88,25 +90,34 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _inputs(args: argparse.Namespace) -> list:
+def _runs_and_inputs(args: argparse.Namespace) -> tuple[list[str], list]:
+    """``predict RUN [RUN ...] [INPUT]``: (the runs, the cases). With explicit files every path is a run;
+    otherwise the last path is the input."""
     from ..brats import MODALITIES
     from ..data.discovery import case_from_files, discover_cases
     from ..errors import DataError
 
     files = {k: getattr(args, k) for k in MODALITIES}
     if any(files.values()):
-        return [case_from_files(files, args.case_id, args.labels)]
-    if not args.input:
-        raise DataError("give INPUT (a case folder or dataset root) or explicit files (--flair F --t1ce F ...)")
-    return discover_cases(args.input)
+        return args.paths, [case_from_files(files, args.case_id, args.labels)]
+    if len(args.paths) < 2:
+        raise DataError("give INPUT after the run(s) (a case folder or dataset root) or explicit files "
+                        "(--flair F --t1ce F ...)")
+    if (Path(args.paths[-1]) / "config.yaml").is_file():
+        raise DataError(f"{args.paths[-1]} is a run folder, not an input; put the case folder or dataset root last")
+    return args.paths[:-1], discover_cases(args.paths[-1])
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from ..infer.predict import load_run, predict_cases
+    from ..infer.predict import load_runs, predict_cases
 
     sets = args.set + ([f"data.nonfinite={args.nonfinite}"] if args.nonfinite else [])
-    run = load_run(args.run, args.checkpoint, args.device or "auto", sets)
-    done = predict_cases(run, _inputs(args), args.out, args.tta, args.save_probabilities, args.labels,
+    runs, cases = _runs_and_inputs(args)
+    run = load_runs(runs, args.checkpoint, args.device or "auto", sets)
+    if not args.quiet:
+        print(f"{run.postprocess_note}" + (f" (ensemble of {len(runs)} runs)" if len(runs) > 1 else ""),
+              file=sys.stderr)
+    done = predict_cases(run, cases, args.out, args.tta, args.save_probabilities, args.labels,
                          progress=not args.quiet, naming=args.naming)
     print(done.summary(args.out))
     return 2 if done.failures else 0

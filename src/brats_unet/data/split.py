@@ -4,11 +4,17 @@ Counts: ``n_test = round(n * 0.1220)``, ``n_val = round(n * 0.2005)``, train = t
 round, half to even). For 369 cases this gives exactly 250/74/45; for the 16-case sample 11/3/2.
 Each split gets at least one case when there are three or more. The case ids are sorted, then
 shuffled with ``numpy.random.default_rng(seed)``, so the split depends only on the ids and the seed.
+
+Cross-validation (``data.fold``): the test cases of that split are held out, the others are cut into
+``data.folds`` folds (sizes differing by at most one); fold K validates on its part and trains on the rest.
+The folds are written as nnU-Net's ``splits_final.json`` (a list of ``{"train": [...], "val": [...]}``, one
+per fold) and such a file is read back: there, the test cases are those found in no fold.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
@@ -40,6 +46,39 @@ def make_split(case_ids: list[str], fractions: tuple[float, float, float], seed:
     return {"seed": seed, **{name: sorted(p) for name, p in zip(SPLITS, parts)}}
 
 
+def make_folds(case_ids: list[str], n_folds: int, seed: int) -> list[dict]:
+    """nnU-Net's ``splits_final.json`` content: ``n_folds`` dicts {"train", "val"}, val parts disjoint."""
+    if len(case_ids) < n_folds:
+        raise DataError(f"{len(case_ids)} cases are too few for {n_folds} folds; lower data.folds")
+    ids = sorted(case_ids)
+    shuffled = [ids[i] for i in np.random.default_rng(seed).permutation(len(ids))]
+    parts = [sorted(p.tolist()) for p in np.array_split(np.array(shuffled, dtype=object), n_folds)]
+    return [{"train": sorted(c for q in parts if q is not p for c in q), "val": p} for p in parts]
+
+
+def fold_split(case_ids: list[str], fractions: tuple[float, float, float], seed: int, fold: int,
+               n_folds: int) -> tuple[dict, list[dict]]:
+    """(fold ``fold``'s split {"seed", "fold", "train", "val", "test"}, all folds): the plain split's test
+    cases held out, the rest folded."""
+    test = make_split(case_ids, fractions, seed)["test"]
+    folds = make_folds([c for c in case_ids if c not in set(test)], n_folds, seed)
+    return pick_fold(folds, fold, case_ids, "folds", seed), folds
+
+
+def pick_fold(folds: list, fold: int, case_ids: list[str], source: str, seed: int = 0) -> dict:
+    """Fold ``fold`` of nnU-Net-style ``folds`` as a split; test = the cases in no fold."""
+    if not all(isinstance(f, dict) and isinstance(f.get("train"), list) and isinstance(f.get("val"), list)
+               for f in folds):
+        raise DataError(f"{source}: each fold needs lists 'train' and 'val' (nnU-Net's splits_final.json)")
+    if not 0 <= fold < len(folds):
+        raise DataError(f"{source}: holds {len(folds)} folds, so data.fold={fold} does not exist; "
+                        f"use 0..{len(folds) - 1}")
+    folded = {c for f in folds for part in ("train", "val") for c in f[part]}
+    split = {"seed": seed, "fold": fold, "train": sorted(folds[fold]["train"]), "val": sorted(folds[fold]["val"]),
+             "test": sorted(c for c in case_ids if c not in folded)}
+    return validate_split(split, case_ids, f"{source} (fold {fold})")
+
+
 def validate_split(split: dict, case_ids: list[str], source: str = "split") -> dict:
     """Check a split: three lists, no patient in two splits, every id known."""
     missing = [s for s in SPLITS if not isinstance(split.get(s), list)]
@@ -59,12 +98,25 @@ def validate_split(split: dict, case_ids: list[str], source: str = "split") -> d
     return split
 
 
-def load_split(path: str | Path, case_ids: list[str]) -> dict:
-    """Read and validate a user-given ``split.json``."""
+def load_split(path: str | Path, case_ids: list[str], fold: Optional[int] = None) -> tuple[dict, Optional[list]]:
+    """Read and validate a user-given ``split.json``, or fold ``fold`` of an nnU-Net ``splits_final.json``.
+
+    Returns (the split, the folds when the file holds folds, else None).
+    """
     try:
-        split = read_json(path)
+        data = read_json(path)
     except FileNotFoundError:
         raise DataError(f"split file not found: {path}") from None
     except ValueError as exc:
         raise DataError(f"{path}: not valid JSON ({exc})") from None
-    return validate_split(split, case_ids, str(path))
+    if isinstance(data, list):
+        if fold is None:
+            raise DataError(f"{path}: holds {len(data)} cross-validation folds (nnU-Net's splits_final.json); "
+                            "choose one with --fold K (data.fold)")
+        return pick_fold(data, fold, case_ids, str(path)), data
+    if fold is not None:
+        raise DataError(f"{path}: a single split, not folds; data.fold needs a splits_final.json (a list of "
+                        "{train, val}) or no data.split_file")
+    if not isinstance(data, dict):
+        raise DataError(f"{path}: expected a mapping with lists train, val, test")
+    return validate_split(data, case_ids, str(path)), None

@@ -12,11 +12,14 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
+
 from ..brats import BRATS2023
 from ..data.cache import SliceCache, prepare_cache
 from ..data.discovery import Case, discover_cases
 from ..data.volumes import read_seg, spacing
 from ..errors import BratsError
+from ..infer.postprocess import Postprocess, apply, dice_table, write_choice
 from ..infer.predict import LoadedRun, load_run, segment
 from ..io import atomic_write_text, write_csv
 from ..losses import build_loss
@@ -51,15 +54,23 @@ def table1_markdown(rows: list[dict]) -> str:
         "of the model-space slices, averaged over the 4 classes including background (not BraTS region Dice).\n"
 
 
-def brats_rows(run: LoadedRun, cases: list[Case], convention: str, tta: bool = False,
-               progress: bool = False) -> list[dict]:
-    """Per case x region scores at the original geometry (with lesion-wise columns if ``eval.lesionwise``)."""
+def predict_labels(run: LoadedRun, cases: list[Case], tta: bool = False,
+                   progress: bool = False) -> dict[str, np.ndarray]:
+    """{case id: internal labels (X, Y, Z)} before any post-processing."""
     from tqdm.auto import tqdm
 
+    return {case.case_id: segment(run, case, tta, postprocess=False)[0]
+            for case in tqdm(cases, desc="evaluate", unit="case", disable=not progress)}
+
+
+def brats_rows(run: LoadedRun, cases: list[Case], labels: dict[str, np.ndarray], convention: str,
+               postprocess: Optional[Postprocess] = None) -> list[dict]:
+    """Per case x region scores at the original geometry (with lesion-wise columns if ``eval.lesionwise``)."""
     challenge = subchallenge_of([c.case_id for c in cases], run.cfg.eval.lesionwise)
     rows = []
-    for case in tqdm(cases, desc="evaluate", unit="case", disable=not progress):
-        internal, _ = segment(run, case, tta)
+    for case in cases:
+        internal = labels[case.case_id]
+        internal = apply(internal, postprocess) if postprocess is not None and postprocess.active else internal
         ref = read_seg(case)
         assert ref is not None  # evaluate only picks cases with a segmentation
         mm = spacing(case.images[run.cfg.data.modalities[0]])
@@ -68,12 +79,38 @@ def brats_rows(run: LoadedRun, cases: list[Case], convention: str, tta: bool = F
     return rows
 
 
+def choose_postprocessing(run_dir: Path, run: LoadedRun, val_cases: list[Case], labels: dict[str, np.ndarray],
+                          checkpoint: str, split: str) -> tuple[Optional[Postprocess], str]:
+    """Choose post-processing on the validation cases (writing RUN/postprocessing.json); (choice, a sentence)."""
+    if run.cfg.eval.postprocess == "none":
+        return None, "Post-processing: off (eval.postprocess: none)."
+    if not val_cases:
+        return None, "Post-processing: none (no validation cases with a segmentation to choose it on)."
+    tables = {}
+    for case in val_cases:
+        ref = read_seg(case)
+        assert ref is not None
+        tables[case.case_id] = dice_table(labels[case.case_id], ref)
+    record = write_choice(run_dir, tables, checkpoint, run.cfg.eval.tta)
+    chosen = Postprocess(*record["chosen"])
+    evidence = (f"chosen on the {len(tables)} validation case(s), mean Dice over WT/TC/ET "
+                f"{record['mean_dice_without']:.4f} without, {record['mean_dice_with']:.4f} with; stored in "
+                f"{run_dir / 'postprocessing.json'}" + ("; scored here on those same cases, so optimistic"
+                                                       if split in ("val", "all") else ""))
+    if not chosen.active:
+        return None, f"Post-processing: none ({evidence}: no setting beat none)."
+    return chosen, f"Post-processing: {chosen.describe()} ({evidence}). 'predict' applies it."
+
+
 def evaluate(run_dir: str | Path, split: str = "test", checkpoint: str = "best",
              data_root: Optional[str | Path] = None, progress: bool = True, device: str = "auto",
              overrides: Iterable[str] = ()) -> dict:
     """Write table1.*, brats.*, per_case.csv into ``run_dir/eval``; return the tables.
 
     Only the cases of ``split`` are preprocessed and scored (``all``: every split), Table 1 included.
+    With ``eval.postprocess: auto`` the validation cases are predicted too, post-processing is chosen on
+    them (:mod:`brats_unet.infer.postprocess`), and the split is scored with it (``per_case.csv``) and
+    without (``per_case_no_postprocess.csv``); ``brats.md`` says which was chosen and why.
     """
     run_dir = Path(run_dir)
     run = load_run(run_dir, checkpoint, device, overrides)
@@ -83,19 +120,34 @@ def evaluate(run_dir: str | Path, split: str = "test", checkpoint: str = "best",
     wanted = {c for s in which for c in splits[s]}
     cache = prepare_cache(data_root, run.cfg.data, progress=progress, multiple=run.cfg.model.multiple, only=wanted)
     t1 = table1(run, cache, splits, which)
-    cases = [c for c in discover_cases(data_root) if c.case_id in wanted and c.seg is not None]
+    found = [c for c in discover_cases(data_root) if c.seg is not None]
+    cases = [c for c in found if c.case_id in wanted]
     if not cases:
         raise BratsError(f"no cases of split '{split}' found under {data_root}")
-    rows = brats_rows(run, cases, run.cfg.eval.convention, run.cfg.eval.tta, progress)
-    _write(run_dir / "eval", t1, rows, split)
-    return {"table1": t1, "per_case": rows}
+    choosing = run.cfg.eval.postprocess == "auto"
+    val_cases = [c for c in found if c.case_id in splits.get("val", [])] if choosing else []
+    labels = predict_labels(run, cases + [c for c in val_cases if c.case_id not in wanted], run.cfg.eval.tta, progress)
+    chosen, statement = choose_postprocessing(run_dir, run, val_cases, labels, checkpoint, split)
+    raw = brats_rows(run, cases, labels, run.cfg.eval.convention)
+    rows = brats_rows(run, cases, labels, run.cfg.eval.convention, chosen) if chosen else raw
+    _write(run_dir / "eval", t1, rows, split, statement, raw if chosen else None)
+    return {"table1": t1, "per_case": rows, "per_case_no_postprocess": raw, "postprocess": chosen}
 
 
-def _write(out: Path, t1: list[dict], rows: list[dict], split: str) -> None:
+def _write(out: Path, t1: list[dict], rows: list[dict], split: str, statement: str,
+           raw: Optional[list[dict]] = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "table1.md", table1_markdown(t1))
     write_csv(t1, out / "table1.csv")
     write_csv(rows, out / "per_case.csv", score_columns(rows))
-    atomic_write_text(out / "brats.md", f"BraTS region scores, split '{split}', original geometry "
-                      f"(mean ± sd (median) over cases)\n\n{summary_table(rows, summary_metrics(rows))}\n")
+    text = (f"BraTS region scores, split '{split}', original geometry (mean ± sd (median) over cases)\n\n"
+            f"{statement}\n\n{summary_table(rows, summary_metrics(rows))}\n")
+    stale = out / "per_case_no_postprocess.csv"
+    if raw is not None:
+        write_csv(raw, stale, score_columns(raw))
+        text += f"\nWithout post-processing (the same cases; per case: {stale.name})\n\n" \
+                f"{summary_table(raw, summary_metrics(raw))}\n"
+    elif stale.exists():
+        stale.unlink()  # from an earlier evaluate that chose post-processing: it would no longer be true
+    atomic_write_text(out / "brats.md", text)
     write_csv(region_summary(rows, summary_metrics(rows)), out / "brats.csv")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -23,20 +23,25 @@ from ..device import resolve_device, resolve_precision
 from ..errors import BratsError, ConfigError, DataError, cause
 from ..io import STALE_S, atomic_write, make_folder, remove_stale_temps
 from ..models import build_model
+from ..models.ensemble import ProbabilityEnsemble
 from ..runs.checkpoint import load_checkpoint
 from ..runs.folder import read_run_config
 from ..runs.pack import unpacked
 from .inferer import case_logits, to_labels
+from .postprocess import Postprocess, apply, read_choice
 
 
 @dataclass
 class LoadedRun:
-    """A trained model ready for inference."""
+    """A trained model (or an ensemble of runs, :func:`load_runs`) ready for inference, with the
+    post-processing chosen for it on validation (None: none) and a sentence saying why."""
 
     cfg: Config
     model: torch.nn.Module
     device: torch.device
     precision: str
+    postprocess: Optional[Postprocess] = None
+    postprocess_note: str = "no post-processing (eval.postprocess: none)"
 
 
 def run_overrides(cfg: Config, overrides: Iterable[str]) -> Config:
@@ -80,7 +85,43 @@ def load_run(run_dir: str | Path, checkpoint: str = "best", device: str = "auto"
                         f"{_differences(to_dict(cfg), state.get('config'))}; restore the run's config.yaml") from None
     model.to(dev).eval()
     cfg = run_overrides(cfg, overrides)
-    return LoadedRun(cfg, model, dev, resolve_precision(cfg.train.precision, dev))
+    run = LoadedRun(cfg, model, dev, resolve_precision(cfg.train.precision, dev))
+    if cfg.eval.postprocess == "auto":
+        run.postprocess, run.postprocess_note = read_choice([run_dir], checkpoint)
+    return run
+
+
+# What members of an ensemble must share: the input they read and the output they give.
+ENSEMBLE_KEYS = (("data", "modalities"), ("data", "slices"), ("data", "size"), ("data", "mode"),
+                 ("data", "normalize"), ("data", "patch_size"), ("model", "spatial_dims"), ("model", "depth"),
+                 ("loss", "mode"))
+
+
+def load_runs(run_dirs: Sequence[str | Path], checkpoint: str = "best", device: str = "auto",
+              overrides: Iterable[str] = ()) -> LoadedRun:
+    """One run, or several (e.g. the folds of a cross-validation) as one :class:`ProbabilityEnsemble`
+    that averages their probabilities before decoding; it predicts with the first run's settings.
+
+    Raises:
+        DataError: runs that read different inputs or give different outputs (naming the key and runs).
+    """
+    runs = [load_run(r, checkpoint, device, overrides) for r in run_dirs]
+    if len(runs) == 1:
+        return runs[0]
+    first = to_dict(runs[0].cfg)
+    for path, run in zip(run_dirs[1:], runs[1:]):
+        other = to_dict(run.cfg)
+        for section, key in ENSEMBLE_KEYS:
+            if other[section][key] != first[section][key]:
+                raise DataError(f"runs {run_dirs[0]} and {path} differ at {section}.{key} ({first[section][key]!r} "
+                                f"vs {other[section][key]!r}); an ensemble averages runs of one preprocessing")
+    if {r.cfg.num_classes for r in runs} != {runs[0].cfg.num_classes}:
+        raise DataError(f"runs {', '.join(map(str, run_dirs))} give different numbers of output channels")
+    model = ProbabilityEnsemble([r.model for r in runs], runs[0].cfg.loss.mode).eval()
+    ensemble = LoadedRun(runs[0].cfg, model, runs[0].device, runs[0].precision)
+    if runs[0].cfg.eval.postprocess == "auto":
+        ensemble.postprocess, ensemble.postprocess_note = read_choice(run_dirs, checkpoint)
+    return ensemble
 
 
 def _differences(now: dict, stored: object) -> str:
@@ -122,11 +163,14 @@ def labels_in_original(probs: torch.Tensor, meta: CaseMeta, mode: str, chunk: in
     return np.ascontiguousarray(out.transpose(1, 2, 0))
 
 
-def segment(run: LoadedRun, case: Case, tta: bool = False,
-            probabilities: bool = False) -> tuple[np.ndarray, Optional[torch.Tensor]]:
-    """(internal labels (X, Y, Z) uint8, probabilities (K, X, Y, Z) when asked, else None) for one case."""
+def segment(run: LoadedRun, case: Case, tta: bool = False, probabilities: bool = False,
+            postprocess: bool = True) -> tuple[np.ndarray, Optional[torch.Tensor]]:
+    """(internal labels (X, Y, Z) uint8, probabilities (K, X, Y, Z) when asked, else None) for one case;
+    the run's chosen post-processing applied to the labels unless ``postprocess`` is False."""
     probs, meta = model_probabilities(run, case, tta)
     labels = labels_in_original(probs, meta, run.cfg.loss.mode)
+    if postprocess and run.postprocess is not None and run.postprocess.active:
+        labels = apply(labels, run.postprocess)
     return labels, (to_original(probs, meta) if probabilities else None)
 
 

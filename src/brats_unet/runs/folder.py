@@ -1,7 +1,8 @@
 """The run folder: resolved config, split, provenance and per-epoch metrics.
 
-Layout: ``config.yaml`` (resolved config), ``split.json``, ``run.json`` (version, git hash, seed, data
-root, environment), ``metrics.csv`` (one row per epoch), ``last.pt`` / ``best.pt``, ``figures/``, ``eval/``.
+Layout: ``config.yaml`` (resolved config), ``split.json`` (and ``splits_final.json`` for a cross-validation
+fold), ``run.json`` (version, git hash, seed, data root, environment), ``metrics.csv`` (one row per epoch),
+``last.pt`` / ``best.pt``, ``figures/``, ``eval/``.
 Every reader of a run folder goes through these functions.
 """
 
@@ -40,10 +41,14 @@ def git_hash() -> str:
     return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
 
 
-def write_run_files(run_dir: Path, cfg: Config, split: dict, data_root: str | Path, extra: dict) -> None:
-    """config.yaml, split.json and run.json (version, git hash, seed, environment)."""
+def write_run_files(run_dir: Path, cfg: Config, split: dict, data_root: str | Path, extra: dict,
+                    folds: Optional[list] = None) -> None:
+    """config.yaml, split.json, run.json (version, git hash, seed, environment) and, for a cross-validation
+    fold, every fold as nnU-Net's ``splits_final.json``."""
     save_yaml(to_dict(cfg), run_dir / "config.yaml")
     write_json(run_dir / "split.json", split)
+    if folds is not None:
+        write_json(run_dir / "splits_final.json", folds)
     write_json(run_dir / "run.json", {
         "version": __version__, "git": git_hash(), "seed": cfg.train.seed,
         "data_root": str(Path(data_root).resolve()), "python": sys.version.split()[0],

@@ -19,6 +19,7 @@ import shutil
 import signal
 import time
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import torch
@@ -28,7 +29,7 @@ from ..config import Config, to_dict
 from ..data.augment import augment_batch
 from ..data.cache import prepare_cache, select_cases
 from ..data.datasets import PatchDataset, SliceDataset, collate_pad, sample_indices
-from ..data.split import load_split, make_split
+from ..data.split import fold_split, load_split, make_split
 from ..device import autocast, memory_format, resolve_device, resolve_precision
 from ..distributed import SINGLE, all_gather, all_sum, barrier, rank0_decides, setup, share
 from ..errors import BratsError, ConfigError
@@ -72,6 +73,7 @@ class Trainer:
         self.progress, self.on_step = progress and self.dist.is_main, on_step
         self.precision = resolve_precision(cfg.train.precision, self.device)
         self.loss_fn = build_loss(cfg.loss)  # before the cache: a loss or split error costs no preprocessing
+        self.folds: Optional[list] = None  # the cross-validation folds when data.fold is set
         self.split = self._split([c.case_id for c in select_cases(data_root, cfg.data)])
         self.cache = self._cache()
         torch.manual_seed(cfg.train.seed)
@@ -124,7 +126,11 @@ class Trainer:
     def _split(self, case_ids: list[str]) -> dict:
         d = self.cfg.data
         if d.split_file:
-            return load_split(d.split_file, case_ids)
+            split, self.folds = load_split(d.split_file, case_ids, d.fold)
+            return split
+        if d.fold is not None:
+            split, self.folds = fold_split(case_ids, d.split_fractions, d.split_seed, d.fold, d.folds)
+            return split
         return make_split(case_ids, d.split_fractions, d.split_seed)
 
     def _scheduler(self):
@@ -359,7 +365,7 @@ def train(cfg: Config, data_root: str | Path, run_dir: str | Path, resume: bool 
             remove_stale_temps(run_dir)  # one writer per run folder: any temporary here is an interrupted one
             write_run_files(run_dir, cfg, trainer.split, data_root, {
                 "device": str(trainer.device), "precision": trainer.precision, "cache": str(trainer.cache.path),
-                "resumed_from_epoch": trainer.start_epoch, "processes": trainer.dist.world})
+                "resumed_from_epoch": trainer.start_epoch, "processes": trainer.dist.world}, trainer.folds)
         return trainer.fit()
     except BaseException:
         # a run that failed before its first checkpoint leaves no folder behind (only rank 0 ever made one)
