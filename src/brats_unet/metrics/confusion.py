@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
 
 
 def counts(pred: np.ndarray, ref: np.ndarray) -> tuple[int, int, int, int]:
@@ -35,12 +38,16 @@ def scores(tp: int, fp: int, fn: int, tn: int) -> dict[str, float]:
     }
 
 
+def confusion_counts(pred: torch.Tensor, ref: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """(C, C) int64 matrix on the tensors' device (rows = reference class, columns = predicted class);
+    no host synchronisation, so a training step can add it up and read the sum once per epoch."""
+    flat = ref.reshape(-1).long() * num_classes + pred.reshape(-1).long()
+    return flat.bincount(minlength=num_classes**2).reshape(num_classes, num_classes)
+
+
 def confusion_matrix(pred: Any, ref: Any, num_classes: int) -> np.ndarray:
     """(C, C) matrix, rows = reference class, columns = predicted class (numpy arrays or torch tensors)."""
     if hasattr(pred, "detach"):
-        import torch
-
-        flat = ref.reshape(-1).long() * num_classes + pred.reshape(-1).long()
-        return torch.bincount(flat, minlength=num_classes**2).reshape(num_classes, num_classes).cpu().numpy()
+        return confusion_counts(pred, ref, num_classes).cpu().numpy()
     flat = np.asarray(ref, np.int64).ravel() * num_classes + np.asarray(pred, np.int64).ravel()
     return np.bincount(flat, minlength=num_classes**2).reshape(num_classes, num_classes)

@@ -24,7 +24,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from ..brats import REGION_NAMES
+from ..brats import NUM_CLASSES, REGION_NAMES
 from ..config import Config, to_dict
 from ..data.augment import augment_batch
 from ..data.cache import prepare_cache, select_cases
@@ -36,7 +36,8 @@ from ..errors import BratsError, ConfigError
 from ..infer.inferer import to_labels
 from ..io import atomic_group, refuse_file, remove_stale_temps
 from ..losses import build_loss
-from ..metrics.paper import PaperMetrics, paper_metrics
+from ..metrics.confusion import confusion_counts
+from ..metrics.paper import paper_metrics
 from ..models import build_model
 from ..plots import figure2
 from ..runs.checkpoint import load_checkpoint, rng_state, set_rng_state
@@ -187,8 +188,10 @@ class Trainer:
         return torch.utils.data.DataLoader(self.train_data, batch_sampler=batches[:steps], collate_fn=self._collate,
                                            num_workers=cfg.train.num_workers)
 
-    def _step(self, images, labels, generator) -> tuple[float, torch.Tensor]:
-        """One optimisation step; returns (loss, predicted labels of the full-resolution output)."""
+    def _step(self, images, labels, generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """One optimisation step; returns (loss, the 4x4 confusion counts of the full-resolution output against
+        the labels the step trained on, augmented ones included), both left on the device: reading them every
+        step would wait for the GPU, so the epoch reads their sums once."""
         images, labels = images.to(self.device), labels.to(self.device)
         if self.cfg.data.augment:  # on the training device: the GPU does it when there is one
             images, labels = augment_batch(images, labels, generator)
@@ -196,14 +199,13 @@ class Trainer:
         with autocast(self.device, self.precision):
             out = self.model(images)
         loss = self.loss_fn(out, labels)
-        if not torch.isfinite(loss):
-            raise BratsError(f"loss became {float(loss)}; lower train.lr or use train.precision=fp32")
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.optimizer)
         self.scaler.update()
         main = out[0] if isinstance(out, list) else out
-        return loss.detach().item(), to_labels(main.detach().float().cpu(), self.cfg.loss.mode, channel_axis=1)
+        pred = to_labels(main.detach().float(), self.cfg.loss.mode, channel_axis=1)
+        return loss.detach(), confusion_counts(pred, labels, NUM_CLASSES)
 
     def _train_epoch(self, epoch: int, deadline: float) -> dict:
         self.model.train()
@@ -211,26 +213,33 @@ class Trainer:
         seed = epoch_seed(self.cfg.train.seed, epoch, self.dist.rank)
         torch.manual_seed(seed)  # dropout stream of this epoch
         generator = torch.Generator().manual_seed(seed)
-        paper, losses, seen = PaperMetrics(4), [], 0
+        loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
+        matrix = torch.zeros((NUM_CLASSES, NUM_CLASSES), dtype=torch.int64, device=self.device)
+        steps = seen = 0
         bar = self._bar(epoch)
         for step, (images, labels) in enumerate(self._batches(epoch)):
             if self.on_step:
                 self.on_step(epoch, step)
             if step == 1:
                 kill_point("step", epoch)
-            loss, pred = self._step(images, labels, generator)
-            losses.append(loss)
-            paper.update(pred, labels)
-            seen += len(images)
+            loss, counts = self._step(images, labels, generator)
+            loss_sum += loss
+            matrix += counts
+            steps, seen = steps + 1, seen + len(images)
             bar.update()
-            bar.set_postfix(loss=f"{loss:.4f}", slices_per_s=f"{seen / max(bar.format_dict['elapsed'], 1e-9):.1f}")
+            if not bar.disable and step % 10 == 0:  # the only per-step host read, and only with a progress bar
+                rate = seen / max(bar.format_dict["elapsed"], 1e-9)
+                bar.set_postfix(loss=f"{float(loss):.4f}", slices_per_s=f"{rate:.1f}")
             if self._stop_now(deadline):
                 break
         bar.close()
         # every rank's loss is the mean over its equal share of the batch: their mean is the batch's loss
-        totals = all_sum(self.dist, torch.tensor([sum(losses), len(losses)], dtype=torch.float64))
-        matrix = all_sum(self.dist, torch.from_numpy(paper.matrix)).numpy()
-        return {"loss": float(totals[0] / totals[1]), **paper_metrics(matrix)}
+        totals = all_sum(self.dist, torch.stack([loss_sum.cpu(), torch.tensor(steps, dtype=torch.float64)]))
+        if not torch.isfinite(totals[0]):
+            raise BratsError(f"the training loss became {float(totals[0])} in epoch {epoch + 1}; lower train.lr "
+                             "or use train.precision=fp32")
+        pooled = all_sum(self.dist, matrix.cpu()).numpy()
+        return {"loss": float(totals[0] / totals[1]), **paper_metrics(pooled)}
 
     def _validate(self, val_ids: list[str]) -> dict:
         """Each rank scores its share of the validation cases; every rank gets the merged scores."""
