@@ -37,6 +37,7 @@ bench: setup
 	$(BIN)/python benchmarks/bench_models.py
 	$(BIN)/python benchmarks/bench_metrics.py
 	$(BIN)/python benchmarks/bench_predict.py
+	$(BIN)/python benchmarks/bench_train.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

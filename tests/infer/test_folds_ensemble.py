@@ -91,7 +91,7 @@ def test_evaluate_chooses_postprocessing_on_validation_and_predict_applies_it(fo
     # a choice that changes this model's mask, stored as evaluate stores it, is what predict writes
     case = _case(folds, sample_dir)
     raw = segment(load_run(run_dir), case, postprocess=False)[0]
-    forced = Postprocess(1000, 800)
+    forced = Postprocess(1.0, 800)
     assert not np.array_equal(apply(raw, forced), raw)
     tables = {"v": [[0.5, 0.5, 1.0 if g == forced else 0.5] for g in GRID]}
     write_choice(run_dir, tables, "best", tta=False)

@@ -21,11 +21,15 @@ def _map() -> np.ndarray:
     return labels
 
 
-def test_small_components_are_removed_by_26_connected_size():
-    out = apply(_map(), Postprocess(min_component=3))
+def test_small_components_are_removed_by_26_connected_size_relative_to_the_largest():
+    out = apply(_map(), Postprocess(min_fraction=0.1))  # < 2.7 voxels: both 2-voxel components
     assert out[15:17, 15, 15].tolist() == [0, 0] and out[10, 10, 10] == 0 and out[11, 11, 11] == 0
     assert np.array_equal(out[:6, :6, :6], _map()[:6, :6, :6])  # the 27-voxel tumour stays
-    assert np.array_equal(apply(_map(), Postprocess(min_component=2)), _map())  # 2-voxel blobs are not < 2
+    assert np.array_equal(apply(_map(), Postprocess(min_fraction=2 / 27)), _map())  # 2 voxels are not < 2
+    assert np.array_equal(apply(_map(), Postprocess(min_fraction=1.0)), out)  # the largest alone
+    single = np.zeros((5, 5, 5), np.uint8)
+    single[1:3, 1:3, 1:3] = 2
+    assert np.array_equal(apply(single, Postprocess(min_fraction=1.0)), single)  # one component is the largest
 
 
 def test_small_enhancing_tumour_becomes_core_and_the_input_is_kept():

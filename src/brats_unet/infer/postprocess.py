@@ -2,8 +2,10 @@
 
 Two steps on an internal label map (0 background, 1 core, 2 edema, 3 enhancing), in this order:
 
-1. whole-tumour components (26-connected) smaller than ``min_component`` voxels become background:
-   isolated false-positive blobs cost Dice and, worse, HD95;
+1. whole-tumour components (26-connected) smaller than ``min_fraction`` of the largest one become
+   background: isolated false-positive blobs cost Dice and, worse, HD95. A fraction of the largest rather
+   than a voxel count, so one setting fits small and large tumours; 1.0 keeps the largest component
+   alone, nnU-Net's "remove all but the largest component";
 2. when fewer than ``et_min`` enhancing voxels remain, they become core (1): BraTS scores a case
    without enhancing tumour Dice 1 only if none is predicted, so a few spurious ET voxels cost a whole
    point (Isensee et al., "nnU-Net for Brain Tumor Segmentation", BraTS 2020, chose this threshold on
@@ -37,36 +39,48 @@ FILE = "postprocessing.json"
 
 @dataclass(frozen=True)
 class Postprocess:
-    """Drop whole-tumour components below ``min_component`` voxels; relabel ET below ``et_min`` as core."""
+    """Drop whole-tumour components smaller than ``min_fraction`` of the largest; relabel ET below ``et_min``
+    voxels as core."""
 
-    min_component: int = 0
+    min_fraction: float = 0.0
     et_min: int = 0
 
     @property
     def active(self) -> bool:
-        return self.min_component > 0 or self.et_min > 0
+        return self.min_fraction > 0 or self.et_min > 0
 
     def describe(self) -> str:
         if not self.active:
             return "none"
-        parts = ([f"whole-tumour components < {self.min_component} voxels removed"] if self.min_component else []) \
-            + ([f"enhancing tumour < {self.et_min} voxels relabelled core"] if self.et_min else [])
+        parts = []
+        if self.min_fraction >= 1:
+            parts.append("all but the largest whole-tumour component removed")
+        elif self.min_fraction > 0:
+            parts.append(f"whole-tumour components smaller than {self.min_fraction:.0%} of the largest removed")
+        if self.et_min:
+            parts.append(f"enhancing tumour < {self.et_min} voxels relabelled core")
         return "; ".join(parts)
 
 
-MIN_COMPONENT = (0, 10, 50, 100, 250, 500, 1000)
+MIN_FRACTION = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
 ET_MIN = (0, 10, 25, 50, 100, 200, 400, 800)
-GRID: tuple[Postprocess, ...] = tuple(Postprocess(m, e) for m in MIN_COMPONENT for e in ET_MIN)  # (0, 0) first
+GRID: tuple[Postprocess, ...] = tuple(Postprocess(f, e) for f in MIN_FRACTION for e in ET_MIN)  # (0, 0) first
+
+
+def _small(sizes: np.ndarray, fraction: float) -> np.ndarray:
+    """Per component label (0 = background): True where the component is below ``fraction`` of the largest."""
+    small = sizes < fraction * (sizes[1:].max() if len(sizes) > 1 else 0)
+    small[0] = False
+    return small
 
 
 def apply(labels: np.ndarray, pp: Postprocess) -> np.ndarray:
     """``labels`` (internal codes, any shape) post-processed; a new array, the input is left as it is."""
     out = np.array(labels, copy=True)
-    if pp.min_component > 0:
+    if pp.min_fraction > 0:
         comp, n = components(out > 0)
-        if n:
-            sizes = np.bincount(comp.ravel())
-            out[(sizes < pp.min_component)[comp] & (comp > 0)] = 0
+        if n > 1:
+            out[_small(np.bincount(comp.ravel()), pp.min_fraction)[comp]] = 0
     et = out == ENHANCING
     if 0 < int(et.sum()) < pp.et_min:
         out[et] = CORE
@@ -88,14 +102,14 @@ def dice_table(labels: np.ndarray, ref: np.ndarray, grid: Sequence[Postprocess] 
     comp, n = components(pred > 0)
     sizes = np.bincount(comp.ravel()) if n else np.zeros(1, np.int64)
     ref_masks = {name: np.isin(ref, codes) for name, codes in REGIONS.items()}
-    rows: dict[int, tuple[float, float, float, int]] = {}  # min_component -> WT, TC, ET Dice and ET voxels
+    rows: dict[float, tuple[float, float, float, int]] = {}  # min_fraction -> WT, TC, ET Dice and ET voxels
     table = []
     for pp in grid:
-        if pp.min_component not in rows:
-            kept = np.where((sizes >= pp.min_component)[comp], pred, 0) if pp.min_component else pred
+        if pp.min_fraction not in rows:
+            kept = np.where(_small(sizes, pp.min_fraction)[comp], 0, pred) if pp.min_fraction and n > 1 else pred
             wt, tc, et = (_dice(np.isin(kept, codes), ref_masks[name]) for name, codes in REGIONS.items())
-            rows[pp.min_component] = (wt, tc, et, int(np.count_nonzero(kept == ENHANCING)))
-        wt, tc, et, et_voxels = rows[pp.min_component]
+            rows[pp.min_fraction] = (wt, tc, et, int(np.count_nonzero(kept == ENHANCING)))
+        wt, tc, et, et_voxels = rows[pp.min_fraction]
         if 0 < et_voxels < pp.et_min:  # all ET becomes core: ET Dice 1 if the reference has none, else 0
             et = 0.0 if ref_masks["ET"].any() else 1.0
         table.append([wt, tc, et])
@@ -121,9 +135,9 @@ def choose(tables: Tables, grid: Sequence[Postprocess] = GRID) -> tuple[Postproc
 def write_choice(run_dir: str | Path, tables: dict[str, list[list[float]]], checkpoint: str, tta: bool) -> dict:
     """Choose on ``tables`` and store the choice with its evidence in ``RUN/postprocessing.json``."""
     chosen, without, with_ = choose(tables)
-    record = {"checkpoint": checkpoint, "tta": tta, "chosen": [chosen.min_component, chosen.et_min],
+    record = {"checkpoint": checkpoint, "tta": tta, "chosen": [chosen.min_fraction, chosen.et_min],
               "description": chosen.describe(), "cases": len(tables), "mean_dice_without": without,
-              "mean_dice_with": with_, "grid": [[g.min_component, g.et_min] for g in GRID], "dice": tables}
+              "mean_dice_with": with_, "grid": [[g.min_fraction, g.et_min] for g in GRID], "dice": tables}
     write_json(Path(run_dir) / FILE, record)
     return record
 
@@ -140,7 +154,7 @@ def read_choice(run_dirs: Sequence[str | Path], checkpoint: str) -> tuple[Option
             record = read_json(path)
         except ValueError:
             raise DataError(f"{path}: not valid JSON; delete it and run brats-unet evaluate again") from None
-        if record.get("checkpoint") != checkpoint or record.get("grid") != [[g.min_component, g.et_min] for g in GRID]:
+        if record.get("checkpoint") != checkpoint or record.get("grid") != [[g.min_fraction, g.et_min] for g in GRID]:
             return None, f"no post-processing: {path} was chosen for another checkpoint or grid; evaluate again"
         if len(run_dirs) == 1:
             chosen = Postprocess(*record["chosen"])
