@@ -26,7 +26,7 @@ from ..io import STALE_S, make_folder, read_json, remove_stale_temps, temp_folde
 from .discovery import Case, discover_cases
 from .preprocess import CaseMeta, preprocess_case
 
-PREPROCESS_VERSION = 1
+PREPROCESS_VERSION = 2  # 2: brain = voxels unlike the border value (was: non-zero)
 KEY_FIELDS = ("modalities", "slices", "size", "mode", "normalize", "labels")
 
 

@@ -13,6 +13,7 @@ mapped back by resizing *probabilities* and placing them into the original grid 
 
 from __future__ import annotations
 
+import sys
 from dataclasses import asdict, dataclass
 from typing import Any, Optional
 
@@ -62,17 +63,36 @@ class Prepared:
     meta: CaseMeta
 
 
+def background_value(vol: np.ndarray) -> float:
+    """The value that fills the volume's border (its six faces): 0 for skull-stripped BraTS volumes, about -3.6
+    for one z-scored by another pipeline. The most frequent border value where it fills at least half of the
+    border; else 0 (a border of noise: nothing to learn from it)."""
+    faces = np.concatenate([vol[[0, -1]].ravel(), vol[:, [0, -1]].ravel(), vol[:, :, [0, -1]].ravel()])
+    values, counts = np.unique(faces, return_counts=True)
+    best = int(counts.argmax())
+    return float(values[best]) if counts[best] >= 0.5 * faces.size else 0.0
+
+
 def normalise(vol: np.ndarray, method: str, source: str = "volume") -> np.ndarray:
     """Per-volume intensity normalisation of one modality (X, Y, Z).
 
-    ``zscore``: mean 0, sd 1 over brain (non-zero) voxels, background stays 0. Statistics are taken
-    in float64 so int16-clipped volumes (values at 32767) cannot overflow. ``max``: X / max(X).
+    The brain is every voxel unlike the background (:func:`background_value`), so a volume another pipeline
+    already normalised (float, background not 0) gets the same brain mask as its raw original; that case is
+    reported on stderr. ``zscore``: mean 0, sd 1 over brain voxels, background 0. Statistics are taken in
+    float64 so int16-clipped volumes (values at 32767) cannot overflow. ``max``: (X - background) / its max.
     """
-    mask = vol != 0
+    background = background_value(vol)
+    mask = vol != background
     if not mask.any():
-        raise DataError(f"{source}: all voxels are zero, cannot normalise")
+        value = "zero" if background == 0 else f"{background:g}"
+        raise DataError(f"{source}: all voxels are {value}, cannot normalise")
+    if background != 0:
+        print(f"warning: {source}: background (the value filling the border) is {background:.4g}, not 0 as in "
+              f"BraTS data: the image looks normalised by another pipeline; the brain is taken as the voxels "
+              f"unlike it", file=sys.stderr)
     if method == "max":
-        return (vol / float(np.abs(vol).max())).astype(np.float32)
+        shifted = np.where(mask, vol - background, 0)
+        return (shifted / float(np.abs(shifted).max() or 1.0)).astype(np.float32)
     brain = vol[mask].astype(np.float64)
     std = brain.std()
     out = np.zeros_like(vol, dtype=np.float32)

@@ -137,6 +137,10 @@ def _differences(now: dict, stored: object) -> str:
 def model_probabilities(run: LoadedRun, case: Case, tta: bool = False) -> tuple[torch.Tensor, CaseMeta]:
     """Class (multiclass) or region (regions) probabilities in model space (K, S, H, W), and where they sit."""
     prepared = preprocess_case(case, run.cfg.data, with_seg=False, multiple=run.cfg.model.multiple)
+    if any(abs(mm - 1.0) > 0.1 for mm in prepared.meta.spacing):
+        print(f"warning: case {case.case_id}: voxel spacing {' x '.join(f'{mm:.2f}' for mm in prepared.meta.spacing)} "
+              "mm; BraTS data, and models trained on it, are 1 mm isotropic: resample the input to 1 mm first",
+              file=sys.stderr)
     logits = case_logits(run.model, torch.from_numpy(prepared.image.astype(np.float32)), run.cfg,
                          run.device, run.precision, tta)
     probs = torch.sigmoid(logits) if run.cfg.loss.mode == "regions" else torch.softmax(logits, 0)
