@@ -31,8 +31,6 @@ import numpy as np
 from ..brats import CORE, ENHANCING, REGIONS
 from ..errors import DataError
 from ..io import read_json, write_json
-from ..metrics.lesions import components
-from ..metrics.surface import crop_joint
 
 FILE = "postprocessing.json"
 
@@ -76,6 +74,8 @@ def _small(sizes: np.ndarray, fraction: float) -> np.ndarray:
 
 def apply(labels: np.ndarray, pp: Postprocess) -> np.ndarray:
     """``labels`` (internal codes, any shape) post-processed; a new array, the input is left as it is."""
+    from ..metrics.lesions import components  # scipy: only where post-processing runs (predict starts faster)
+
     out = np.array(labels, copy=True)
     if pp.min_fraction > 0:
         comp, n = components(out > 0)
@@ -98,6 +98,9 @@ def dice_table(labels: np.ndarray, ref: np.ndarray, grid: Sequence[Postprocess] 
     Both label maps in internal codes and the same shape; cropped to their joint tumour box first
     (components and Dice do not change), and components labelled once per case.
     """
+    from ..metrics.lesions import components
+    from ..metrics.surface import crop_joint
+
     pred, ref = crop_joint(np.asarray(labels), np.asarray(ref), margin=1)
     comp, n = components(pred > 0)
     sizes = np.bincount(comp.ravel()) if n else np.zeros(1, np.int64)
