@@ -114,3 +114,25 @@ def test_chunked_decode_equals_decoding_the_full_grid(mode, k, box, size):
     got = labels_in_original(probs, meta, mode, chunk=5)
     assert got.shape == (40, 36, 30) and got.dtype == np.uint8 and got.flags.c_contiguous
     assert np.array_equal(got, want) and (got > 0).any() and not got[..., :3].any() and not got[..., 26:].any()
+
+
+def test_empty_slices_computed_once_agree_with_every_slice_computed(sample_run, sample_dir):
+    """The speed-up (one forward pass stands for all brain-free slices) changes no prediction on a real case."""
+    from brats_unet.data.discovery import discover_cases
+    from brats_unet.data.preprocess import preprocess_case
+    from brats_unet.infer.predict import load_run
+
+    run = load_run(sample_run)
+    case = discover_cases(sample_dir)[-1]
+    image = torch.from_numpy(preprocess_case(case, run.cfg.data, with_seg=False).image.astype(np.float32))
+    image[:, :3] = 0  # brain-free slices, as above the head, however the run's slice range was chosen
+    empty = image.flatten(2).abs().amax(2).amax(0) == 0
+    assert int(empty.sum()) >= 3
+    fast = predict_slices(run.model, image, run.device, "fp32", batch_size=16)  # fp32: a tight comparison
+    with torch.no_grad():  # the plain way: every slice through the network
+        x = image.transpose(0, 1)
+        slow = torch.cat([run.model(x[i : i + 16]).float() for i in range(0, len(x), 16)]).transpose(0, 1)
+    assert torch.allclose(fast, slow, atol=1e-4, rtol=1e-4)
+    a, b = fast.argmax(0) > 0, slow.argmax(0) > 0
+    assert 2 * (a & b).sum() / max(1, a.sum() + b.sum()) >= 0.99 or (a.sum() + b.sum()) == 0
+    assert torch.equal(fast[:, 0], fast[:, 2])  # the empty slices share one computation
