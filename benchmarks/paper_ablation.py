@@ -38,9 +38,10 @@ def accuracies(run_dir: Path, checkpoint: str) -> tuple[float, dict[str, float]]
     test = read_split(run_dir)["test"]
     cache = prepare_cache(data_root_of(run_dir), run.cfg.data, progress=False, multiple=run.cfg.model.multiple,
                           only=set(test))
-    pooled = evaluate_cached(run.model, cache, test, run.cfg, run.device, run.precision)["accuracy"]
     per_case = {c: evaluate_cached(run.model, cache, [c], run.cfg, run.device, run.precision)["accuracy"] for c in test}
-    return pooled, per_case
+    sizes = {cache.image(c).shape for c in test}
+    assert len(sizes) == 1, sizes  # equal pixel counts per case: the pooled accuracy is the mean of the cases'
+    return float(np.mean(list(per_case.values()))), per_case
 
 
 def region_dice(run_dir: Path) -> dict[str, dict[str, float]]:
@@ -63,7 +64,8 @@ def main() -> None:
     ap.add_argument("study", type=Path)
     ap.add_argument("--checkpoint", default="last")
     args = ap.parse_args()
-    runs = {p.parent.name: p for p in sorted((args.study / "runs").glob("*/seed0"))}
+    done = [p for p in sorted((args.study / "runs").glob("*/seed0")) if (p / "eval" / "per_case.csv").exists()]
+    runs = {p.parent.name: p for p in done}  # evaluated variants (a study still running has more to come)
     acc = {name: accuracies(path, args.checkpoint) for name, path in runs.items()}
     dice = {name: region_dice(path) for name, path in runs.items()}
     base_pooled, base_cases = acc[BASELINE]
