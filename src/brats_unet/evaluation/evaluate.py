@@ -63,16 +63,27 @@ def predict_labels(run: LoadedRun, cases: list[Case], tta: bool = False,
             for case in tqdm(cases, desc="evaluate", unit="case", disable=not progress)}
 
 
+def references(cases: list[Case]) -> dict[str, np.ndarray]:
+    """{case id: reference labels (internal codes)}, each file read once."""
+    refs = {}
+    for case in cases:
+        ref = read_seg(case)
+        assert ref is not None  # evaluate only picks cases with a segmentation
+        refs[case.case_id] = ref
+    return refs
+
+
 def brats_rows(run: LoadedRun, cases: list[Case], labels: dict[str, np.ndarray], convention: str,
-               postprocess: Optional[Postprocess] = None) -> list[dict]:
-    """Per case x region scores at the original geometry (with lesion-wise columns if ``eval.lesionwise``)."""
+               postprocess: Optional[Postprocess] = None, refs: Optional[dict[str, np.ndarray]] = None) -> list[dict]:
+    """Per case x region scores at the original geometry (with lesion-wise columns if ``eval.lesionwise``);
+    ``refs`` from :func:`references` when the caller already read them."""
     challenge = subchallenge_of([c.case_id for c in cases], run.cfg.eval.lesionwise)
+    refs = refs if refs is not None else references(cases)
     rows = []
     for case in cases:
         internal = labels[case.case_id]
         internal = apply(internal, postprocess) if postprocess is not None and postprocess.active else internal
-        ref = read_seg(case)
-        assert ref is not None  # evaluate only picks cases with a segmentation
+        ref = refs[case.case_id]
         mm = spacing(case.images[run.cfg.data.modalities[0]])
         # internal codes are the 2023 codes (1 core, 2 edema, 3 enhancing), so its regions apply
         rows += score_arrays(case.case_id, internal, ref, mm, BRATS2023, convention, run.cfg.eval.hd95, challenge)
@@ -80,17 +91,14 @@ def brats_rows(run: LoadedRun, cases: list[Case], labels: dict[str, np.ndarray],
 
 
 def choose_postprocessing(run_dir: Path, run: LoadedRun, val_cases: list[Case], labels: dict[str, np.ndarray],
-                          checkpoint: str, split: str) -> tuple[Optional[Postprocess], str]:
+                          refs: dict[str, np.ndarray], checkpoint: str,
+                          split: str) -> tuple[Optional[Postprocess], str]:
     """Choose post-processing on the validation cases (writing RUN/postprocessing.json); (choice, a sentence)."""
     if run.cfg.eval.postprocess == "none":
         return None, "Post-processing: off (eval.postprocess: none)."
     if not val_cases:
         return None, "Post-processing: none (no validation cases with a segmentation to choose it on)."
-    tables = {}
-    for case in val_cases:
-        ref = read_seg(case)
-        assert ref is not None
-        tables[case.case_id] = dice_table(labels[case.case_id], ref)
+    tables = {case.case_id: dice_table(labels[case.case_id], refs[case.case_id]) for case in val_cases}
     record = write_choice(run_dir, tables, checkpoint, run.cfg.eval.tta)
     chosen = Postprocess(*record["chosen"])
     evidence = (f"chosen on the {len(tables)} validation case(s), mean Dice over WT/TC/ET "
@@ -126,10 +134,12 @@ def evaluate(run_dir: str | Path, split: str = "test", checkpoint: str = "best",
         raise BratsError(f"no cases of split '{split}' found under {data_root}")
     choosing = run.cfg.eval.postprocess == "auto"
     val_cases = [c for c in found if c.case_id in splits.get("val", [])] if choosing else []
-    labels = predict_labels(run, cases + [c for c in val_cases if c.case_id not in wanted], run.cfg.eval.tta, progress)
-    chosen, statement = choose_postprocessing(run_dir, run, val_cases, labels, checkpoint, split)
-    raw = brats_rows(run, cases, labels, run.cfg.eval.convention)
-    rows = brats_rows(run, cases, labels, run.cfg.eval.convention, chosen) if chosen else raw
+    needed = cases + [c for c in val_cases if c.case_id not in wanted]
+    labels = predict_labels(run, needed, run.cfg.eval.tta, progress)
+    refs = references(needed)  # read once: the choice, the raw scores and the post-processed ones share them
+    chosen, statement = choose_postprocessing(run_dir, run, val_cases, labels, refs, checkpoint, split)
+    raw = brats_rows(run, cases, labels, run.cfg.eval.convention, refs=refs)
+    rows = brats_rows(run, cases, labels, run.cfg.eval.convention, chosen, refs) if chosen else raw
     _write(run_dir / "eval", t1, rows, split, statement, raw if chosen else None)
     return {"table1": t1, "per_case": rows, "per_case_no_postprocess": raw, "postprocess": chosen}
 
