@@ -155,7 +155,13 @@ def remove_stale_temps(folder: str | Path, older_than_s: float = 0.0) -> None:
     if not folder.is_dir():
         return
     for p in folder.iterdir():
-        if not (p.name.startswith(".") and TEMP_MARK in p.name and now - p.lstat().st_mtime >= older_than_s):
+        if not (p.name.startswith(".") and TEMP_MARK in p.name):
+            continue
+        try:
+            age = now - p.lstat().st_mtime
+        except FileNotFoundError:  # another process renamed its temporary into place since iterdir listed it
+            continue
+        if age < older_than_s:
             continue
         if p.is_dir() and not p.is_symlink():
             shutil.rmtree(p, ignore_errors=True)

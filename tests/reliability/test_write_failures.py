@@ -139,3 +139,16 @@ def test_interrupted_writes_are_cleaned_up(tiny_run, phantoms, run_cli, tmp_path
     os.utime(stale, (time.time() - 7200, time.time() - 7200))
     assert run_cli("predict", tiny_run, phantoms / "Synth_001", "--out", pred).code == 0
     assert not stale.exists()
+
+
+def test_a_temporary_renamed_away_while_cleaning_is_skipped(tmp_path, monkeypatch):
+    # two processes sharing a cache: one lists the folder, the other renames its temporary into place
+    # before the first looks at its age (the race behind a flaky torchrun study: ENOENT on lstat)
+    gone = tmp_path / ".config.json.x1.tmp.json"
+    old = tmp_path / ".meta.json.x2.tmp.json"
+    old.write_text("{}")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    listed = [gone, old]
+    monkeypatch.setattr(type(tmp_path), "iterdir", lambda self: iter(listed))
+    bio.remove_stale_temps(tmp_path, older_than_s=bio.STALE_S)  # no FileNotFoundError
+    assert not old.exists()
