@@ -17,6 +17,7 @@ import math
 import os
 import shutil
 import signal
+import sys
 import time
 from pathlib import Path
 from typing import Optional
@@ -42,6 +43,7 @@ from ..models import build_model
 from ..plots import figure2
 from ..runs.checkpoint import load_checkpoint, rng_state, set_rng_state
 from ..runs.folder import write_metrics_to, write_run_files
+from .health import collapse_message
 from .sinks import open_sinks, validation_overlay
 from .validate import summarise_validation, validate_cases
 
@@ -239,6 +241,8 @@ class Trainer:
             raise BratsError(f"the training loss became {float(totals[0])} in epoch {epoch + 1}; lower train.lr "
                              "or use train.precision=fp32")
         pooled = all_sum(self.dist, matrix.cpu()).numpy()
+        if self.dist.is_main and (message := collapse_message(pooled, epoch)):
+            print(message, file=sys.stderr, flush=True)
         return {"loss": float(totals[0] / totals[1]), **paper_metrics(pooled)}
 
     def _validate(self, val_ids: list[str]) -> dict:
