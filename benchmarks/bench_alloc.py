@@ -5,7 +5,9 @@ paper's U-Net (bench_train.step_rate) in fresh processes under different glibc m
   on free; the heap top is trimmed above 128 KiB, growing with use);
 * keep: ``MALLOC_TRIM_THRESHOLD_`` and ``MALLOC_TOP_PAD_`` large and ``MALLOC_MMAP_THRESHOLD_`` at its
   32 MiB maximum: freed memory stays mapped for the next step;
-* no-mmap: ``MALLOC_MMAP_MAX_=0`` as well: every allocation from the heap, nothing ever unmapped.
+* no-mmap: ``MALLOC_MMAP_MAX_=0`` as well: every allocation from the heap, nothing ever unmapped;
+* in-package: no environment, the process calls ``brats_unet.device.keep_freed_memory()`` (``mallopt``), as
+  the Trainer does on CPU.
 
 Same steps, same input, one process per setting, in turn. Run (nothing else running):
     .venv/bin/python benchmarks/bench_alloc.py
@@ -24,9 +26,13 @@ SETTINGS = {
     "default": {},
     "keep": {"MALLOC_TRIM_THRESHOLD_": BIG, "MALLOC_TOP_PAD_": str(1 << 30), "MALLOC_MMAP_THRESHOLD_": str(1 << 25)},
     "no-mmap": {"MALLOC_TRIM_THRESHOLD_": BIG, "MALLOC_TOP_PAD_": str(1 << 30), "MALLOC_MMAP_MAX_": "0"},
+    "in-package": {"BENCH_KEEP": "1"},
 }
 CHILD = """
-import resource
+import os, resource
+if os.environ.get("BENCH_KEEP"):
+    from brats_unet.device import keep_freed_memory
+    assert keep_freed_memory()
 from bench_train import step_rate
 from brats_unet.config import load_config
 from brats_unet.models import build_model

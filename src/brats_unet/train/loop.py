@@ -31,7 +31,7 @@ from ..data.augment import augment_batch
 from ..data.cache import prepare_cache, select_cases
 from ..data.datasets import PatchDataset, SliceDataset, collate_pad, sample_indices
 from ..data.split import fold_split, load_split, make_split
-from ..device import autocast, memory_format, resolve_device, resolve_precision
+from ..device import autocast, keep_freed_memory, memory_format, resolve_device, resolve_precision
 from ..distributed import SINGLE, all_gather, all_sum, barrier, rank0_decides, setup, share
 from ..errors import BratsError, ConfigError
 from ..infer.inferer import to_labels
@@ -75,6 +75,8 @@ class Trainer:
         self._check_distributed()
         self.progress, self.on_step = progress and self.dist.is_main, on_step
         self.precision = resolve_precision(cfg.train.precision, self.device)
+        if self.device.type == "cpu":
+            keep_freed_memory()  # CPU steps re-allocate the same buffers: keep them mapped
         self.loss_fn = build_loss(cfg.loss)  # before the cache: a loss or split error costs no preprocessing
         self.folds: Optional[list] = None  # the cross-validation folds when data.fold is set
         self.split = self._split([c.case_id for c in select_cases(data_root, cfg.data)])
