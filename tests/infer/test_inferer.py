@@ -136,3 +136,44 @@ def test_empty_slices_computed_once_agree_with_every_slice_computed(sample_run, 
     a, b = fast.argmax(0) > 0, slow.argmax(0) > 0
     assert 2 * (a & b).sum() / max(1, a.sum() + b.sum()) >= 0.99 or (a.sum() + b.sum()) == 0
     assert torch.equal(fast[:, 0], fast[:, 2])  # the empty slices share one computation
+
+
+@pytest.fixture(scope="module")
+def tumour_run(sample_dir, tmp_path_factory):
+    """A run trained long enough (200 steps, about 2 minutes) to find the tumour of real cases, so that agreement
+    between two ways of predicting means something (a less trained one predicts a few hundred voxels)."""
+    from brats_unet.config import load_config
+    from brats_unet.train.loop import train
+    from tests.conftest import QUICK
+
+    run = tmp_path_factory.mktemp("tumour-run") / "run"
+    steps = ["train.epochs=4", "train.steps_per_epoch=50", "train.lr=0.003", "train.val_max_cases=1",
+             "data.oversample=0.75", "loss={dice: 1.0, ce: 1.0}", "model.norm=instance"]
+    train(load_config(overrides=QUICK + steps), sample_dir, run, progress=False)
+    return run
+
+
+def test_predict_path_agrees_with_a_plain_fp32_path_on_a_real_case(tumour_run, sample_dir):
+    """The speed work (bf16 + channels_last where the CPU has it, brain-free slices computed once, decoding a
+    few slices at a time) against the plain way: fp32, every slice, full-grid probabilities, argmax."""
+    from brats_unet.brats import to_regions
+    from brats_unet.data.discovery import discover_cases
+    from brats_unet.data.preprocess import preprocess_case, to_original
+    from brats_unet.device import cpu_has_fast_bf16
+    from brats_unet.infer.predict import load_run, segment
+
+    run = load_run(tumour_run)
+    case = discover_cases(sample_dir)[1]
+    fast, _ = segment(run, case, postprocess=False)
+    prepared = preprocess_case(case, run.cfg.data, with_seg=False, multiple=run.cfg.model.multiple)
+    model = run.model.float().to(memory_format=torch.contiguous_format)
+    with torch.no_grad():
+        x = torch.from_numpy(prepared.image.astype(np.float32)).transpose(0, 1)
+        logits = torch.cat([model(x[i : i + 8]) for i in range(0, len(x), 8)]).transpose(0, 1)
+    slow = to_labels(to_original(torch.softmax(logits, 0), prepared.meta), "multiclass").numpy()
+    assert run.precision == ("bf16" if cpu_has_fast_bf16() else "fp32")
+    dice = {}
+    for name, a, b in zip(("WT", "TC", "ET"), to_regions(fast, axis=0), to_regions(slow, axis=0)):
+        dice[name] = (2 * (a & b).sum() / (a.sum() + b.sum()), int(b.sum()))
+    assert dice["WT"][1] > 10_000  # the model finds tumour in this case, so the agreement means something
+    assert dice["WT"][0] >= 0.99, dice

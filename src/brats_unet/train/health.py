@@ -26,5 +26,5 @@ def collapse_message(matrix: np.ndarray, epoch: int) -> Optional[str]:
     share = 100 * true_tumour / max(int(matrix.sum()), 1)
     return (f"warning: epoch {epoch + 1}: the model predicted no tumour on any training slice, though {share:.2f} % "
             "of their pixels are tumour: training has collapsed to background (a Dice-type loss on a network "
-            "without normalisation does this at lr 1e-3); set model.norm=instance, add ce to the loss "
-            "(loss={dice: 1, ce: 1}) or lower train.lr")
+            "without normalisation does this, as can too high a rate); if it lasts, set model.norm=instance, add ce "
+            "to the loss (loss={dice: 1, ce: 1}) or lower train.lr")
