@@ -41,6 +41,7 @@ bench: setup
 	$(BIN)/python benchmarks/bench_alloc.py
 	$(BIN)/python benchmarks/profile_where.py train
 	$(BIN)/python benchmarks/profile_where.py predict
+	$(BIN)/python benchmarks/bench_onnx.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -46,7 +46,7 @@ def _pad_to(size: int, multiple: int) -> int:
 
 @torch.no_grad()
 def predict_slices(model: torch.nn.Module, image: torch.Tensor, device: torch.device, precision: str = "fp32",
-                   batch_size: int = 32, channels_last: bool = False, tta: bool = False,
+                   batch_size: int = 16, channels_last: bool = False, tta: bool = False,
                    multiple: int = DEFAULT_MULTIPLE) -> torch.Tensor:
     """2D: image (C, S, H, W) -> logits (K, S, H, W), slices in batches (S is the batch axis).
 
