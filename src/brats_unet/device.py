@@ -86,8 +86,8 @@ def keep_freed_memory() -> bool:
     A CPU training step frees and re-allocates the same activation buffers every step; by default glibc
     unmaps blocks above a threshold and trims the heap, so each step pays for fresh page faults. Keeping
     them (trim and mmap thresholds raised, as ``MALLOC_TRIM_THRESHOLD_`` etc. would at start) made the
-    paper's step 1.19x faster in bf16 and 1.59x in fp32 here for ~0.3 GB more peak memory
-    (``benchmarks/bench_alloc.py``). Returns False where it does not apply (not glibc, or
+    paper's bf16 step 1.18x faster here for ~0.2 GB more peak memory (``benchmarks/bench_alloc.py``; the
+    fp32 gain varied between runs). Returns False where it does not apply (not glibc, or
     ``BRATS_UNET_MALLOC=system``).
     """
     import ctypes
