@@ -32,14 +32,15 @@ RECIPE = ["data.modalities=[flair,t1,t1ce,t2]", "data.normalize=zscore", "data.m
           "train.lr=0.001", "train.batch_size=16", "train.epochs=1000", "train.steps_per_epoch=100"]
 
 
-def build_trainer(sample: Path, out: Path, minutes: float, split_file: Path) -> Trainer:
-    """Our Trainer with its model and optimiser swapped for MONAI's BasicUNet."""
-    cfg = load_config(overrides=RECIPE + [f"train.max_minutes={minutes}", f"data.split_file={split_file}"])
-    trainer = Trainer(cfg, sample, out, progress=False)
+def build_trainer(sample: Path, out: Path, overrides: list[str], on_step=None) -> Trainer:
+    """Our Trainer with its model and optimiser swapped for MONAI's BasicUNet; ``overrides`` (budget, split)
+    come after the recipe's."""
+    cfg = load_config(overrides=RECIPE + overrides)
+    trainer = Trainer(cfg, sample, out, progress=False, on_step=on_step)
     torch.manual_seed(cfg.train.seed)
     # the network trained (model), validated and checkpointed (net): one object when not under torchrun
     trainer.model = trainer.net = BasicUNet(spatial_dims=2, in_channels=4, out_channels=4).to(
-        memory_format=torch.channels_last)
+        trainer.device, memory_format=torch.channels_last)
     trainer.optimizer = torch.optim.Adam(trainer.model.parameters(), lr=cfg.train.lr)
     return trainer
 
@@ -52,7 +53,7 @@ def main() -> None:
     args = ap.parse_args()
     sample, out = require_sample(), Path(args.out)
     split_file = write_leave_out_split(sample, out, args.seed)
-    trainer = build_trainer(sample, out / "run", args.minutes, split_file)
+    trainer = build_trainer(sample, out / "run", [f"train.max_minutes={args.minutes}", f"data.split_file={split_file}"])
     params = sum(p.numel() for p in trainer.model.parameters())
     last = trainer.fit()
     print(f"BasicUNet {params / 1e6:.2f} M parameters, {len(trainer.history)} epochs of "
