@@ -40,6 +40,7 @@ bench: setup
 	$(BIN)/python benchmarks/bench_train.py
 	$(BIN)/python benchmarks/bench_alloc.py
 	$(BIN)/python benchmarks/profile_where.py train
+	$(BIN)/python benchmarks/profile_where.py train --recipe recommended
 	$(BIN)/python benchmarks/profile_where.py predict
 	$(BIN)/python benchmarks/bench_onnx.py
 

@@ -1,8 +1,9 @@
 """Where the time (and the memory) goes: a training step by operator, a `predict` process by stage.
 
-* ``train``: ``torch.profiler`` over bare training steps of the paper's U-Net (bf16 + channels_last,
-  batch 16, CE, Adam; ``bench_train.step_rate``'s step), self CPU time grouped into convolutions
-  (forward and backward) and everything else, the ten largest operators listed;
+* ``train``: bare training steps of a recipe's network (bf16 + channels_last, batch 16, its loss, Adam) timed
+  against the convolution roofline measured in the same run (for the recommended recipe also with other
+  norms and ReLU, to show what its instance norm and leaky ReLU cost), then ``torch.profiler`` self CPU
+  time grouped into convolutions (forward and backward) and everything else, the largest operators listed;
 * ``predict``: one `predict` of a real case as a fresh process, split into interpreter start, imports,
   model load, read + preprocess, network, back to the original grid + decode, write, each with the
   process's peak RSS after it (random weights: the compute is a trained model's).
@@ -19,10 +20,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import REPO, require_sample
+from common import REPO, best_of, require_sample
 
 CASE = "Brats18_TCIA02_135_1"
 CONV = ("convolution", "conv2d", "mkldnn_convolution")
+RECOMMENDED_BOX = (144, 176)  # the median brain bounding box of the sample, padded to multiples of 16
 
 CHILD = r"""
 import resource, sys, time
@@ -80,28 +82,67 @@ def profile_predict(recipe: str) -> None:
         print(f"| {name} | {float(sec):.2f} | {float(sec) / wall:.0%} | {float(rss):.2f} |")
 
 
-def profile_train(steps: int) -> None:
+def recipe_step(recipe: str, overrides: tuple[str, ...] = ()):
+    """(one training step of ``recipe`` on a random batch of 16 at its input size, slices per call, training
+    FLOPs per slice): the paper's 2 x 128² with CE, or the recommended 4-channel median brain box with its loss."""
+    import torch
+
+    from brats_unet.config import load_config
+    from brats_unet.device import autocast, memory_format
+    from brats_unet.losses import build_loss
+    from brats_unet.models import build_model
+
+    cfg = load_config(REPO / "configs" / f"{recipe}.yaml", overrides=list(overrides))
+    h, w = tuple(cfg.data.size) if cfg.data.mode == "resize" else RECOMMENDED_BOX
+    mf = memory_format(2, True)
+    net = build_model(cfg.model, cfg.in_channels, cfg.num_classes).to(memory_format=mf).train()
+    opt, loss_fn = torch.optim.Adam(net.parameters(), 1e-3), build_loss(cfg.loss)
+    x = torch.randn(16, cfg.in_channels, h, w).contiguous(memory_format=mf)
+    y = torch.randint(0, 4, (16, h, w))
+
+    def step():
+        with autocast(torch.device("cpu"), "bf16"):
+            out = net(x)
+        loss = loss_fn(out, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        step()
+    return step, 16, counter.get_total_flops() / 16 / 1e9
+
+
+def profile_train(steps: int, recipe: str) -> None:
     import torch
     from torch.profiler import ProfilerActivity, profile
 
-    from bench_train import step_rate
-    from brats_unet.config import load_config
+    from bench_train import conv_roofline
     from brats_unet.device import keep_freed_memory
-    from brats_unet.models import build_model
 
     keep_freed_memory()  # as the Trainer does on CPU
-    cfg = load_config()
-    net = build_model(cfg.model, cfg.in_channels, cfg.num_classes)
-    step_rate(net, "bf16", True, 3)  # warm-up outside the profile
+    roof = conv_roofline("bf16")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {recipe} recipe, bf16 + channels_last, "
+          f"batch 16; conv roofline {roof:.0f} GFLOP/s (measured now)\n")
+    print("| variant | slices/s | GFLOP per slice | GFLOP/s | share of roofline |\n|---|---|---|---|---|")
+    variants = [()] if recipe == "paper" else [(), ("model.norm=batch",), ("model.norm=group",),
+                                                 ("model.activation=relu",)]
+    for overrides in variants:
+        step, batch, gflop = recipe_step(recipe, overrides)
+        rate = batch / best_of(step, repeat=steps, warmup=2)
+        print(f"| {' '.join(overrides) or 'as shipped'} | {rate:.2f} | {gflop:.1f} | {rate * gflop:.0f} | "
+              f"{rate * gflop / roof:.0%} |")
+    step, _, _ = recipe_step(recipe)
+    step()
     with profile(activities=[ProfilerActivity.CPU]) as prof:
-        rate = step_rate(net, "bf16", True, steps)
+        for _ in range(3):
+            step()
     events = [e for e in prof.key_averages() if e.self_cpu_time_total > 0]
     total = sum(e.self_cpu_time_total for e in events)
     conv = sum(e.self_cpu_time_total for e in events if any(c in e.key for c in CONV))
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {steps} profiled steps at {rate:.1f} "
-          f"slices/s (profiler on)\n")
-    share = conv / total
-    print(f"convolutions (forward + backward): {share:.0%} of self CPU time; everything else {1 - share:.0%}")
+    print(f"\nas shipped, profiled: convolutions (forward + backward) {conv / total:.0%} of self CPU time")
     print("\n| operator | self CPU share | calls |\n|---|---|---|")
     for e in sorted(events, key=lambda e: -e.self_cpu_time_total)[:12]:
         print(f"| {e.key} | {e.self_cpu_time_total / total:.1%} | {e.count} |")
@@ -113,7 +154,7 @@ def main() -> None:
     ap.add_argument("--recipe", default="paper", choices=["paper", "recommended"])
     ap.add_argument("--steps", type=int, default=10)
     args = ap.parse_args()
-    profile_train(args.steps) if args.what == "train" else profile_predict(args.recipe)
+    profile_train(args.steps, args.recipe) if args.what == "train" else profile_predict(args.recipe)
 
 
 if __name__ == "__main__":
