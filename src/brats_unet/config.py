@@ -129,6 +129,9 @@ class EvalConfig:
     batch_size: int = 16  # 16 against 32: 5 % faster predict, 0.85 against 1.25 GB peak (RESULTS.md)
     overlap: float = 0.5  # sliding-window overlap for 3D
     tta: bool = False
+    # predict's engine: auto = ONNX Runtime where measured faster (fp32 on the CPU) if the run holds an
+    # export of its checkpoint (brats-unet export RUN --format onnx), else PyTorch (infer/engine.py)
+    engine: Literal["auto", "torch", "onnxruntime"] = "auto"
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from ..brats import BRATS2020, REGION_NAMES
 from ..config import to_dict
 from ..errors import ConfigError
 from ..io import atomic_path, write_json
+from .engine import sha256
 from .predict import LoadedRun
 
 Format = Literal["onnx", "torchscript"]
@@ -34,11 +35,13 @@ def _example(run: LoadedRun) -> torch.Tensor:
     return torch.randn(1, cfg.in_channels, side, side)
 
 
-def card(run: LoadedRun, fmt: str) -> dict:
-    """What the exported network expects and returns."""
+def card(run: LoadedRun, fmt: str, checkpoint: Optional[Path] = None) -> dict:
+    """What the exported network expects and returns, and which checkpoint it was exported from (its SHA-256
+    lets ``eval.engine`` tell an export of the checkpoint in use from a stale one)."""
     cfg = run.cfg
     regions = cfg.loss.mode == "regions"
-    return {
+    source = {"checkpoint": checkpoint.name, "checkpoint_sha256": sha256(checkpoint)} if checkpoint else {}
+    return source | {
         "format": fmt, "input": "image", "output": "logits",
         "input_layout": "(B, C, D, H, W)" if cfg.model.spatial_dims == 3 else "(B, C, H, W) axial slices",
         "spatial_multiple": cfg.model.multiple, "channels": list(cfg.data.modalities),
@@ -49,8 +52,11 @@ def card(run: LoadedRun, fmt: str) -> dict:
     }
 
 
-def export_run(run: LoadedRun, out: Path, fmt: Format) -> Path:
-    """Write the network of ``run`` as ``fmt`` to ``out`` (atomically) and its card to ``out.json``."""
+def export_run(run: LoadedRun, out: Path, fmt: Format, checkpoint: Optional[Path] = None) -> Path:
+    """Write the network of ``run`` as ``fmt`` to ``out`` (atomically) and its card to ``out.json``;
+    ``checkpoint``: the file the weights came from, named in the card."""
+    if run.engine != "torch":
+        raise ConfigError("export needs the run's PyTorch network: load it with eval.engine=torch")
     model = run.model.to("cpu").eval()
     example = _example(run)
     with atomic_path(out) as tmp:
@@ -60,7 +66,7 @@ def export_run(run: LoadedRun, out: Path, fmt: Format) -> Path:
             _onnx(model, example, tmp, run.cfg.model.multiple)
         else:
             raise ConfigError(f"export format {fmt!r}: choose onnx or torchscript")
-    write_json(Path(str(out) + ".json"), card(run, fmt))
+    write_json(Path(str(out) + ".json"), card(run, fmt, checkpoint))
     return out
 
 

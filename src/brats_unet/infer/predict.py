@@ -27,6 +27,7 @@ from ..models.ensemble import ProbabilityEnsemble
 from ..runs.checkpoint import load_checkpoint
 from ..runs.folder import read_run_config
 from ..runs.pack import unpacked
+from .engine import OrtModel, choose_engine
 from .inferer import case_logits, to_labels
 from .postprocess import Postprocess, apply, read_choice
 
@@ -42,6 +43,7 @@ class LoadedRun:
     precision: str
     postprocess: Optional[Postprocess] = None
     postprocess_note: str = "no post-processing (eval.postprocess: none)"
+    engine: str = "torch"  # "onnxruntime" when model is an exported graph (eval.engine)
 
 
 def run_overrides(cfg: Config, overrides: Iterable[str]) -> Config:
@@ -86,6 +88,9 @@ def load_run(run_dir: str | Path, checkpoint: str = "best", device: str = "auto"
     model.to(dev).eval()
     cfg = run_overrides(cfg, overrides)
     run = LoadedRun(cfg, model, dev, resolve_precision(cfg.train.precision, dev))
+    onnx = choose_engine(cfg.eval.engine, run_dir, path, dev, run.precision)
+    if onnx is not None:  # the checkpoint was still loaded above: its errors are the same for every engine
+        run.model, run.precision, run.engine = OrtModel(onnx), "fp32", "onnxruntime"
     if cfg.eval.postprocess == "auto":
         run.postprocess, run.postprocess_note = read_choice([run_dir], checkpoint)
     return run

@@ -1,0 +1,110 @@
+"""Which engine runs the network at prediction: PyTorch, or ONNX Runtime on CPUs where it is faster.
+
+Measured on one real case (``benchmarks/bench_onnx.py``, RESULTS.md): on a CPU with native bf16 (Zen 4)
+PyTorch in bf16 + channels_last is the fastest path (ONNX Runtime fp32 0.65x of it); on a CPU without it
+(Zen 3, AVX2 — most laptops) predict runs PyTorch in fp32 and ONNX Runtime's fp32 graph is about 1.8x
+faster. ``eval.engine: auto`` therefore uses ONNX Runtime when the network would run in fp32 on the CPU
+and the run holds an export of the very checkpoint being used (``brats-unet export RUN --format onnx``
+writes ``RUN/model.onnx`` with a card naming the checkpoint's SHA-256); anything else runs PyTorch.
+Nothing is exported at prediction: exporting takes longer than predicting a case.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Literal, Optional
+
+import numpy as np
+import torch
+
+from ..errors import ConfigError, DataError
+
+Engine = Literal["auto", "torch", "onnxruntime"]
+ONNX_NAME = "model.onnx"  # where `brats-unet export RUN --format onnx` writes by default
+
+
+def sha256(path: Path) -> str:
+    """Hex SHA-256 of a file (a checkpoint: tens of MB, well under a second)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class OrtModel(torch.nn.Module):
+    """An exported ONNX graph behind the call the inferer makes: (B, C, *spatial) float32 -> logits (B, K, ...).
+
+    It runs on the CPU in fp32 whatever the input's device or memory format; no autograd.
+    """
+
+    def __init__(self, path: Path, threads: Optional[int] = None):
+        super().__init__()
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or torch.get_num_threads()  # as torch would: OMP_NUM_THREADS
+        options.inter_op_num_threads = 1
+        # the arena keeps every batch's buffers: 1.49 against 0.95-1.02 GB peak for the recommended recipe's
+        # predict, at the same speed (18.3-19.1 s both ways, RESULTS.md)
+        options.enable_cpu_mem_arena = False
+        self.path = path
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.input_name = self.session.get_inputs()[0].name
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        array = np.ascontiguousarray(x.detach().to("cpu", torch.float32).numpy())
+        return torch.from_numpy(self.session.run(None, {self.input_name: array})[0])
+
+
+def _matching_export(run_dir: Path, checkpoint: Path) -> tuple[Optional[Path], str]:
+    """(``run_dir/model.onnx`` when its card names ``checkpoint``'s SHA-256, else None; why not)."""
+    path = run_dir / ONNX_NAME
+    card_path = Path(f"{path}.json")
+    if not path.is_file() or not card_path.is_file():
+        return None, f"{path} does not exist; write it with: brats-unet export {run_dir} --format onnx"
+    try:
+        card = json.loads(card_path.read_text())
+    except (OSError, ValueError):
+        return None, f"{card_path} cannot be read; export again: brats-unet export {run_dir} --format onnx"
+    if card.get("checkpoint_sha256") != sha256(checkpoint):
+        return None, (f"{path} was exported from another checkpoint than {checkpoint.name} (retrained since, or "
+                      f"exported from another); export again: brats-unet export {run_dir} --format onnx "
+                      f"--checkpoint {checkpoint.stem}")
+    return path, ""
+
+
+def _onnxruntime_missing() -> bool:
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return True
+    return False
+
+
+def choose_engine(requested: str, run_dir: Path, checkpoint: Path, device: torch.device,
+                  precision: str) -> Optional[Path]:
+    """The ONNX file to run with ONNX Runtime, or None for PyTorch, as ``eval.engine`` asks.
+
+    Raises:
+        ConfigError: ``onnxruntime`` asked for on a GPU, or without the package installed.
+        DataError: ``onnxruntime`` asked for and the run holds no export of ``checkpoint``.
+    """
+    if requested == "torch":
+        return None
+    if requested == "onnxruntime":
+        if device.type != "cpu":
+            raise ConfigError(f"eval.engine=onnxruntime runs on the CPU, not {device.type}; add --device cpu "
+                              "or use eval.engine=auto")
+        if _onnxruntime_missing():
+            raise ConfigError("eval.engine=onnxruntime needs the onnx extra: pip install 'brats-unet[onnx]'")
+        path, why = _matching_export(run_dir, checkpoint)
+        if path is None:
+            raise DataError(f"eval.engine=onnxruntime: {why}")
+        return path
+    # auto: only where it was measured faster (fp32 on the CPU), and only an export of this checkpoint
+    if device.type != "cpu" or precision != "fp32" or _onnxruntime_missing():
+        return None
+    return _matching_export(run_dir, checkpoint)[0]
