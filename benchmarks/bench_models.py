@@ -15,7 +15,7 @@ from torch import nn
 from brats_unet.config import load_config
 from brats_unet.device import autocast, cpu_has_fast_bf16, memory_format
 from brats_unet.models import ARCHITECTURES, build_model
-from common import best_of
+from common import best_of, machine
 
 
 def forward_flops(model: nn.Module, x: torch.Tensor) -> float:
@@ -51,7 +51,7 @@ def step_time(model, x, precision="fp32", channels_last=False, repeat=3) -> floa
 
 def main(skip_3d: bool) -> None:
     torch.manual_seed(0)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, fast bf16: {cpu_has_fast_bf16()}")
+    print(f"torch {torch.__version__}; {machine()}")
     print("| arch | dims | input | params | GFLOP fwd / sample | fwd+bwd s (fp32) | fwd+bwd s (bf16+CL) "
           "| bf16 speed-up |")
     print("|---|---|---|---|---|---|---|---|")

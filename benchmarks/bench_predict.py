@@ -3,7 +3,8 @@
 For the paper's recipe and the recommended one (random weights: the compute is the same), on one real
 case: stages in one process (load, preprocess, model, back to the original grid, decode, write), the
 model stage against a naive fp32 eager forward of the same slices, then `brats-unet predict` as a fresh
-process (start to file) with its peak memory. Ratios are measured in this run.
+process (start to file) with its peak memory: PyTorch, PyTorch with --tta, and ONNX Runtime on the run's
+export (`brats-unet export RUN --format onnx`), with how far its mask differs. Ratios are measured in this run.
 Run: .venv/bin/python benchmarks/bench_predict.py
 """
 
@@ -15,16 +16,18 @@ import tempfile
 import time
 from pathlib import Path
 
+import nibabel as nib
 import numpy as np
 import torch
 
 from brats_unet.config import load_config, save_yaml, to_dict
 from brats_unet.data.discovery import discover_cases
 from brats_unet.data.preprocess import preprocess_case, to_original
+from brats_unet.device import cpu_has_fast_bf16
 from brats_unet.infer.inferer import case_logits, to_labels
 from brats_unet.infer.predict import labels_in_original, load_run, write_seg
 from brats_unet.models import build_model
-from common import REPO, require_sample
+from common import REPO, machine, require_sample
 
 RECIPES = {"paper": REPO / "configs" / "paper.yaml", "recommended": REPO / "configs" / "recommended.yaml"}
 CASE = "Brats18_TCIA02_135_1"
@@ -42,7 +45,7 @@ def make_run(folder: Path, config: Path) -> Path:
 def stages(run_dir: Path, case) -> dict[str, float]:
     t = {}
     t0 = time.perf_counter()
-    run = load_run(run_dir)
+    run = load_run(run_dir, overrides=["eval.engine=torch"])
     t["load model"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     prepared = preprocess_case(case, run.cfg.data, with_seg=False, multiple=run.cfg.model.multiple)
@@ -87,19 +90,44 @@ print(time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_CHILDREN).ru_
 """
 
 
-def process(run_dir: Path, case_dir: Path) -> tuple[float, float]:
-    """Wall seconds of `brats-unet predict` as a new process, and its peak RSS in GB."""
+def process(run_dir: Path, case_dir: Path, *extra: str) -> tuple[float, float, np.ndarray]:
+    """Wall seconds of `brats-unet predict RUN CASE [extra]` as a new process, its peak RSS in GB, its mask."""
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-m", "brats_unet", "predict", str(run_dir), str(case_dir), "--out", tmp, "--quiet"]
-        out = subprocess.run([sys.executable, "-c", LAUNCHER, *cmd], check=True, capture_output=True, text=True)
+        out = subprocess.run([sys.executable, "-c", LAUNCHER, *cmd, *extra], check=True, capture_output=True,
+                             text=True)
+        mask = np.asarray(nib.load(str(Path(tmp) / f"{case_dir.name}_seg.nii.gz")).dataobj)
     wall, peak_kb = out.stdout.split()[-2:]
-    return float(wall), float(peak_kb) / 1e6
+    return float(wall), float(peak_kb) / 1e6, mask
+
+
+def agreement(a: np.ndarray, b: np.ndarray) -> str:
+    """Voxels that differ between two masks, and the whole-tumour Dice between them."""
+    wa, wb = a > 0, b > 0
+    dice = 2 * (wa & wb).sum() / max(1, wa.sum() + wb.sum())
+    return f"{int((a != b).sum())} voxels differ, WT Dice between them {dice:.4f}"
+
+
+def processes(run_dir: Path, case_dir: Path) -> None:
+    """`predict` as a user runs it: PyTorch, with --tta, and ONNX Runtime on an export of the same weights."""
+    wall, peak, mask = process(run_dir, case_dir, "--set", "eval.engine=torch")
+    print(f"  `brats-unet predict` process:   {wall:7.3f} s start to NIfTI, peak RSS {peak:.2f} GB (PyTorch, "
+          f"{'bf16' if cpu_has_fast_bf16() else 'fp32'})")
+    tta, tta_peak, _ = process(run_dir, case_dir, "--set", "eval.engine=torch", "--tta")
+    print(f"  ... with --tta (4 flips):       {tta:7.3f} s ({tta / wall:.2f}x), peak RSS {tta_peak:.2f} GB")
+    subprocess.run([sys.executable, "-m", "brats_unet", "export", str(run_dir), "--format", "onnx"], check=True,
+                   capture_output=True)
+    ort, ort_peak, ort_mask = process(run_dir, case_dir, "--set", "eval.engine=onnxruntime")
+    print(f"  ... ONNX Runtime (model.onnx):  {ort:7.3f} s ({wall / ort:.2f}x faster than PyTorch), peak RSS "
+          f"{ort_peak:.2f} GB; {agreement(mask, ort_mask)}")
+    auto = process(run_dir, case_dir)[0]
+    print(f"  ... eval.engine=auto:           {auto:7.3f} s")
 
 
 def main() -> None:
     sample = require_sample()
     case = next(c for c in discover_cases(sample) if c.case_id == CASE)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; case {CASE}")
+    print(f"torch {torch.__version__}; {machine()}; case {CASE}")
     with tempfile.TemporaryDirectory() as tmp:
         for name, config in RECIPES.items():
             run_dir = make_run(Path(tmp) / name, config)
@@ -115,8 +143,7 @@ def main() -> None:
                   f"{t['naive fp32 model (reference)'] / t['model']:.2f}x the naive fp32 forward; decode "
                   f"{t['(full-grid probabilities, before)'] / t['to the original grid + decode']:.1f}x faster "
                   "than before")
-            wall, peak = process(run_dir, sample / CASE)
-            print(f"  `brats-unet predict` process:   {wall:7.3f} s start to NIfTI, peak RSS {peak:.2f} GB")
+            processes(run_dir, sample / CASE)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from bench_models import forward_flops
 from brats_unet.config import load_config
 from brats_unet.device import autocast, cpu_has_fast_bf16, memory_format
 from brats_unet.train.loop import Trainer
-from common import best_of, require_sample
+from common import best_of, machine, require_sample
 
 BATCH, SIZE = 16, 128
 
@@ -96,7 +96,7 @@ def main(steps: int) -> None:
 
     torch.manual_seed(0)
     bf16 = "bf16" if cpu_has_fast_bf16() else "fp32"
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, training precision {bf16}")
+    print(f"torch {torch.__version__}; {machine()}; training precision {bf16}")
     peak = {p: conv_roofline(p) for p in ("fp32", bf16)}
     cfg = load_config()
     ours = build_model(cfg.model, cfg.in_channels, cfg.num_classes)

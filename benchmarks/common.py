@@ -26,3 +26,28 @@ def require_sample() -> Path:
     if not SAMPLE.is_dir():
         raise SystemExit(f"real BraTS sample not found at {SAMPLE} (set BRATS_SAMPLE)")
     return SAMPLE
+
+
+def machine() -> str:
+    """The CPU a figure was measured on, e.g. ``AMD EPYC, 2 threads, avx512 yes, native bf16 no``.
+
+    Timings from CPUs with and without native bf16 differ by 3-5x (predict's path runs bf16 on the first,
+    fp32 on the second), so every printed figure and recorded score names its machine.
+    """
+    import torch
+
+    from brats_unet.device import cpu_has_fast_bf16
+
+    model, flags = "unknown CPU", set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                model = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+    except OSError:
+        pass
+    yes = {True: "yes", False: "no"}
+    return (f"{model}, {torch.get_num_threads()} threads, avx512 {yes['avx512f' in flags]}, "
+            f"native bf16 {yes[cpu_has_fast_bf16()]}")
