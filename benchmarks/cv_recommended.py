@@ -9,10 +9,12 @@ the budget (``--marks``) and the last weights are scored on the fold's test case
 (no post-processing, as for every recipe here), so each run also gives a time-to-quality curve.
 
 Run (from the repository root, nothing else running; resumes: a fold with its per_case.csv is skipped):
-  .venv/bin/python benchmarks/cv_recommended.py run --recipe reference --minutes 20 --out runs/cv
+  .venv/bin/python benchmarks/cv_recommended.py run --recipe reference --minutes 20 --out runs/cv \
+      --record benchmarks/studies/cv-recommended/folds
   .venv/bin/python benchmarks/cv_recommended.py run --recipe recommended --config configs/recommended.yaml \
-      --minutes 20 --out runs/cv
-  .venv/bin/python benchmarks/cv_report.py --out runs/cv --candidate recommended --to benchmarks/studies/cv-recommended
+      --minutes 20 --out runs/cv --record benchmarks/studies/cv-recommended/folds
+  .venv/bin/python benchmarks/cv_report.py --out benchmarks/studies/cv-recommended/folds --candidate recommended \
+      --to benchmarks/studies/cv-recommended
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from brats_unet.config import load_config
 from brats_unet.data.discovery import discover_cases
@@ -31,7 +34,7 @@ from brats_unet.evaluation.evaluate import brats_rows, predict_labels, reference
 from brats_unet.infer.predict import LoadedRun
 from brats_unet.io import write_csv
 from brats_unet.train.loop import Trainer
-from common import REPO, require_sample
+from common import REPO, machine, require_sample
 
 FOLDS, SEED = 4, 0
 SPLITS = REPO / "benchmarks" / "splits"
@@ -106,9 +109,11 @@ def score(trainer: Trainer, weights: dict, cases: list, refs: dict) -> list[dict
 
 def run_fold(args: argparse.Namespace, sample: Path, fold: int) -> None:
     folder = Path(args.out) / args.recipe / f"fold{fold}"
-    if (folder / "per_case.csv").exists():
-        print(f"{args.recipe} fold {fold}: done already ({folder / 'per_case.csv'})")
-        return
+    record = Path(args.record) / args.recipe / f"fold{fold}" / "per_case.csv" if args.record else None
+    for done in (folder / "per_case.csv", record):
+        if done is not None and done.exists():
+            print(f"{args.recipe} fold {fold}: done already ({done})")
+            return
     shutil.rmtree(folder, ignore_errors=True)  # an interrupted fold starts again: its budget must be whole
     folder.mkdir(parents=True)
     budget = [f"data.split_file={split_file(sample, fold)}"]
@@ -130,12 +135,16 @@ def run_fold(args: argparse.Namespace, sample: Path, fold: int) -> None:
     cases = [c for c in discover_cases(sample) if c.case_id in set(trainer.split["test"])]
     refs = references(cases)
     equiv = args.minutes or args.equiv_minutes
+    where = machine() if trainer.device.type == "cpu" else torch.cuda.get_device_name(trainer.device)
     rows = []
     for mark, (weights, steps, secs) in sorted(hook.taken.items()):
         for row in score(trainer, weights, cases, refs):
             rows.append({"recipe": args.recipe, "fold": fold, "mark": mark, "minutes": mark * equiv, "steps": steps,
-                         "seconds": round(secs, 1), "device": trainer.device.type, **row})
+                         "seconds": round(secs, 1), "device": trainer.device.type, "machine": where, **row})
     write_csv(rows, folder / "per_case.csv")
+    if record is not None:  # the scores alone, to commit: runs/ holds weights and does not outlive a checkout
+        record.parent.mkdir(parents=True, exist_ok=True)
+        write_csv(rows, record)
     last = [r for r in rows if r["mark"] == 1.0]
     dice = {reg: np.mean([r["dice"] for r in last if r["region"] == reg]) for reg in ("WT", "TC", "ET")}
     print(f"{args.recipe} fold {fold}: {hook.done} steps ({hook.done * trainer.cfg.train.batch_size / seconds:.1f}"
@@ -156,6 +165,8 @@ def main() -> None:
                     help="with --steps: the CPU minutes those steps stand for (the curves' x axis)")
     ap.add_argument("--marks", type=float, nargs="*", default=[0.25, 0.5], help="budget fractions scored too")
     ap.add_argument("--out", default="runs/cv")
+    ap.add_argument("--record", default=None,
+                    help="also write each fold's per_case.csv under RECORD/<recipe>/foldK/ (a committed folder)")
     args = ap.parse_args()
     sample = require_sample()
     if args.command == "splits":

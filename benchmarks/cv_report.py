@@ -124,6 +124,18 @@ def throughput(rows: dict[str, list[dict]]) -> list[str]:
     return lines
 
 
+def machines(rows: dict[str, list[dict]]) -> list[str]:
+    """Where each recipe trained, and a warning when that differs: a wall-clock budget on a CPU without native
+    bf16 buys 3-5x fewer steps than on one with it, so such a comparison says nothing about the recipes."""
+    where = {name: sorted({r.get("machine") or "not recorded" for r in rs}) for name, rs in rows.items()}
+    said = "; ".join(f"{name}: {' / '.join(w)}" for name, w in where.items())
+    lines = [f"Trained on: {said}.", ""]
+    if len({m for w in where.values() for m in w}) > 1:
+        lines += ["**Warning: the recipes (or folds) trained on different machines; under wall-clock budgets their "
+                  "scores are not comparable.**", ""]
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="runs/cv")
@@ -145,7 +157,7 @@ def main() -> None:
     plot(curves, to / "time_to_quality.png")
     n = len(values(first, "WT", "dice"))
     text = [f"# {args.title or f'Cross-validation: `{args.candidate[0]}` against the MONAI-style reference'}", "",
-            *([args.note, ""] if args.note else []),
+            *([args.note, ""] if args.note else []), *machines(rows),
             f"Folds finished by every recipe: {folds} of 0..3 ({n} paired test cases; splits "
             "`benchmarks/splits/cv4-fold*.json`). Last weights, no post-processing, original geometry.", "",
             "## Test cases of the folds (mean ± sd over cases)", "", *results_table(rows), ""]
