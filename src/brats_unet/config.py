@@ -51,6 +51,7 @@ class DataConfig:
     oversample: float = 0.0  # fraction of samples drawn from slices/patches containing tumour
     augment: bool = False
     patch_size: tuple[int, int, int] = (96, 96, 96)  # 3D patches (D, H, W)
+    context: int = 0  # 2.5D: k neighbouring slices on either side as extra channels (2D only; data/context.py)
     cache_dir: Optional[str] = None  # default: $BRATS_UNET_CACHE or ~/.cache/brats-unet
 
 
@@ -146,8 +147,8 @@ class Config:
 
     @property
     def in_channels(self) -> int:
-        """Model input channels: explicit, or one per modality."""
-        return self.model.in_channels or len(self.data.modalities)
+        """Model input channels: explicit, or one per modality and slice of the 2.5D window."""
+        return self.model.in_channels or len(self.data.modalities) * (2 * self.data.context + 1)
 
     @property
     def num_classes(self) -> int:
@@ -303,13 +304,16 @@ def _validate_numbers(cfg: Config) -> None:
         ("train.num_workers", t.num_workers, 0), ("train.val_max_cases", t.val_max_cases, 1),
         ("train.seed", t.seed, 0), ("data.split_seed", d.split_seed, 0), ("eval.batch_size", e.batch_size, 1),
         ("data.size", d.size, 1), ("data.folds", d.folds, 2), ("model.in_channels", m.in_channels, 1),
-        ("model.num_classes", m.num_classes, 1),
+        ("model.num_classes", m.num_classes, 1), ("data.context", d.context, 0),
     ):
         _at_least(value, key, minimum)
     if t.max_minutes is not None and t.max_minutes <= 0:
         raise ConfigError(f"train.max_minutes: must be positive (or null for no limit), got {t.max_minutes}")
     if not 0 <= e.overlap < 1:
         raise ConfigError(f"eval.overlap: must be in [0, 1), got {e.overlap}; e.g. 0.5")
+    if d.context and m.spatial_dims == 3:
+        raise ConfigError(f"data.context: {d.context} stacks neighbouring slices for 2D models; a 3D model "
+                          "sees them already: set data.context=0 or model.spatial_dims=2")
     if min(d.patch_size) < 1:
         raise ConfigError(f"data.patch_size: sizes must be positive, got {list(d.patch_size)}")
     if d.slices[0] < 0 or d.slices[1] <= d.slices[0]:

@@ -8,18 +8,20 @@ from torch.utils.data import Dataset
 
 from ..config import DEFAULT_MULTIPLE
 from .cache import SliceCache
+from .context import slice_with_context
 
 
 class SliceDataset(Dataset):
     """Axial slices of the cached cases.
 
-    Items are ``(image, label)``: image (C, H, W) float16 as cached, label (H, W) int64 internal
+    Items are ``(image, label)``: image (C, H, W) float16 as cached (2.5D: (C*(2k+1), H, W), its window of
+    ``context`` k slices either side, :mod:`.context`), label (H, W) int64 internal
     codes. :func:`collate_pad` turns a batch into float32: converting once per batch rather than per
     item is what keeps 4-modality 240x240 slices above 2,000 slices/s (benchmarks/RESULTS.md).
     """
 
-    def __init__(self, cache: SliceCache, case_ids: list[str]):
-        self.cache = cache
+    def __init__(self, cache: SliceCache, case_ids: list[str], context: int = 0):
+        self.cache, self.context = cache, context
         self.case_ids = list(case_ids)
         self.images = [cache.image(c) for c in self.case_ids]
         self.segs = [cache.seg(c) for c in self.case_ids]
@@ -36,7 +38,7 @@ class SliceDataset(Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         c, z = self.case_of[index], self.slice_of[index]
-        image = torch.from_numpy(np.array(self.images[c][:, z]))
+        image = torch.from_numpy(slice_with_context(self.images[c], z, self.context))
         label = torch.from_numpy(np.asarray(self.segs[c][z], dtype=np.int64))
         return image, label
 

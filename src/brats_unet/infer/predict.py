@@ -98,8 +98,8 @@ def load_run(run_dir: str | Path, checkpoint: str = "best", device: str = "auto"
 
 # What members of an ensemble must share: the input they read and the output they give.
 ENSEMBLE_KEYS = (("data", "modalities"), ("data", "slices"), ("data", "size"), ("data", "mode"),
-                 ("data", "normalize"), ("data", "patch_size"), ("model", "spatial_dims"), ("model", "depth"),
-                 ("loss", "mode"))
+                 ("data", "normalize"), ("data", "patch_size"), ("data", "context"), ("model", "spatial_dims"),
+                 ("model", "depth"), ("loss", "mode"))
 
 
 def load_runs(run_dirs: Sequence[str | Path], checkpoint: str = "best", device: str = "auto",

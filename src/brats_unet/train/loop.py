@@ -165,7 +165,7 @@ class Trainer:
             tumour = cfg.data.oversample if cfg.data.oversample > 0 else 0.33
             length = self.steps_per_epoch(len(ids)) * cfg.train.batch_size
             return PatchDataset(self.cache, ids, cfg.data.patch_size, length, tumour, cfg.train.seed)
-        return SliceDataset(self.cache, ids)
+        return SliceDataset(self.cache, ids, cfg.data.context)
 
     def steps_per_epoch(self, n_cases: int | None = None) -> int:
         """Batches per epoch: ``train.steps_per_epoch``, else a full pass (2D) / 8 patches per case (3D)."""

@@ -17,6 +17,7 @@ import torch
 from ..brats import CLASS_COLOURS
 from ..config import Config
 from ..data.cache import SliceCache
+from ..data.context import neighbours
 from ..errors import ConfigError
 from ..infer.inferer import predict_slices, to_labels
 from ..plots import grey
@@ -64,10 +65,13 @@ def validation_overlay(model: torch.nn.Module, cache: SliceCache, case_id: str, 
         return None
     tumour = cache.meta(case_id).tumour_slices
     z = tumour[len(tumour) // 2] if tumour else cache.image(case_id).shape[1] // 2
-    image = torch.from_numpy(np.asarray(cache.image(case_id)[:, z : z + 1], np.float32))
-    logits = predict_slices(model, image, device, precision, 1, cfg.train.channels_last, multiple=cfg.model.multiple)
-    pred = to_labels(logits, cfg.loss.mode)[0].numpy()
-    flair = image[0, 0].numpy()
+    k = cfg.data.context  # 2.5D: the slice's window, whose middle slice sees the same neighbours as in training
+    window = neighbours(cache.image(case_id).shape[1], k)[z]
+    image = torch.from_numpy(np.asarray(cache.image(case_id)[:, window], np.float32))
+    logits = predict_slices(model, image, device, precision, 1, cfg.train.channels_last, multiple=cfg.model.multiple,
+                            context=k)
+    pred = to_labels(logits, cfg.loss.mode)[k].numpy()
+    flair = image[0, k].numpy()
     ref = np.asarray(cache.seg(case_id)[z])
     return np.concatenate([overlay_rgb(flair, pred), overlay_rgb(flair, ref)], axis=1).astype(np.float32)
 
