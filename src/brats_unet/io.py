@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import hashlib
 import json
 import os
 import shutil
@@ -138,6 +139,15 @@ def write_csv(rows: list[dict], path: str | Path, columns: Optional[Sequence[str
     """Write dict rows as CSV atomically."""
     with atomic_path(path) as tmp:
         write_csv_to(rows, tmp, columns)
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MB blocks (a checkpoint: tens of MB, well under a second)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def read_csv(path: str | Path) -> list[dict[str, str]]:

@@ -10,7 +10,8 @@ import torch
 
 import brats_unet as bu
 from brats_unet.errors import ConfigError, DataError
-from brats_unet.infer.engine import choose_engine, sha256
+from brats_unet.infer.engine import choose_engine
+from brats_unet.io import sha256_file
 
 CASE = "Brats18_TCIA02_135_1"
 pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
@@ -33,7 +34,7 @@ def _mask(folder):
 
 def test_the_card_names_the_exported_checkpoint(exported):
     card = json.loads((exported / "model.onnx.json").read_text())
-    assert card["checkpoint"] == "best.pt" and card["checkpoint_sha256"] == sha256(exported / "best.pt")
+    assert card["checkpoint"] == "best.pt" and card["checkpoint_sha256"] == sha256_file(exported / "best.pt")
 
 
 def test_auto_runs_onnxruntime_only_for_fp32_on_the_cpu(exported):

@@ -11,7 +11,6 @@ Nothing is exported at prediction: exporting takes longer than predicting a case
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Literal, Optional
@@ -20,18 +19,10 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError, DataError
+from ..io import sha256_file
 
 Engine = Literal["auto", "torch", "onnxruntime"]
 ONNX_NAME = "model.onnx"  # where `brats-unet export RUN --format onnx` writes by default
-
-
-def sha256(path: Path) -> str:
-    """Hex SHA-256 of a file (a checkpoint: tens of MB, well under a second)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class OrtModel(torch.nn.Module):
@@ -69,7 +60,7 @@ def _matching_export(run_dir: Path, checkpoint: Path) -> tuple[Optional[Path], s
         card = json.loads(card_path.read_text())
     except (OSError, ValueError):
         return None, f"{card_path} cannot be read; export again: brats-unet export {run_dir} --format onnx"
-    if card.get("checkpoint_sha256") != sha256(checkpoint):
+    if card.get("checkpoint_sha256") != sha256_file(checkpoint):
         return None, (f"{path} was exported from another checkpoint than {checkpoint.name} (retrained since, or "
                       f"exported from another); export again: brats-unet export {run_dir} --format onnx "
                       f"--checkpoint {checkpoint.stem}")

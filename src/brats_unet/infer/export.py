@@ -19,8 +19,7 @@ import torch
 from ..brats import BRATS2020, REGION_NAMES
 from ..config import to_dict
 from ..errors import ConfigError
-from ..io import atomic_path, write_json
-from .engine import sha256
+from ..io import atomic_path, sha256_file, write_json
 from .predict import LoadedRun
 
 Format = Literal["onnx", "torchscript"]
@@ -40,7 +39,7 @@ def card(run: LoadedRun, fmt: str, checkpoint: Optional[Path] = None) -> dict:
     lets ``eval.engine`` tell an export of the checkpoint in use from a stale one)."""
     cfg = run.cfg
     regions = cfg.loss.mode == "regions"
-    source = {"checkpoint": checkpoint.name, "checkpoint_sha256": sha256(checkpoint)} if checkpoint else {}
+    source = {"checkpoint": checkpoint.name, "checkpoint_sha256": sha256_file(checkpoint)} if checkpoint else {}
     return source | {
         "format": fmt, "input": "image", "output": "logits",
         "input_layout": "(B, C, D, H, W)" if cfg.model.spatial_dims == 3 else "(B, C, H, W) axial slices",

@@ -8,7 +8,6 @@ on unpack). Members are plain names: an archive with folders or ``..`` is refuse
 from __future__ import annotations
 
 import atexit
-import hashlib
 import json
 import shutil
 import tempfile
@@ -17,21 +16,13 @@ import zlib
 from pathlib import Path
 
 from ..errors import DataError
-from ..io import atomic_path, make_folder, temp_folder, write_json
+from ..io import atomic_path, make_folder, sha256_file, temp_folder, write_json
 from ..version import __version__
 
 REQUIRED = ("config.yaml", "split.json", "run.json")
 OPTIONAL = ("metrics.csv",)
 CHECKPOINTS = {"best": ("best.pt",), "last": ("last.pt",), "both": ("best.pt", "last.pt")}
 MANIFEST = "PACK.json"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def pack(run_dir: str | Path, out: str | Path, checkpoints: str = "best") -> Path:
@@ -42,7 +33,7 @@ def pack(run_dir: str | Path, out: str | Path, checkpoints: str = "best") -> Pat
     if missing:
         raise DataError(f"{run_dir}: cannot pack, {', '.join(missing)} missing (train the run first)")
     names += [n for n in OPTIONAL if (run_dir / n).is_file()]
-    manifest = {"brats_unet": __version__, "files": {n: _sha256(run_dir / n) for n in names}}
+    manifest = {"brats_unet": __version__, "files": {n: sha256_file(run_dir / n) for n in names}}
     with atomic_path(out) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
         for name in names:
             zf.write(run_dir / name, name)
@@ -70,7 +61,7 @@ def unpack(archive: str | Path, dest: str | Path) -> Path:
                 manifest = json.loads(zf.read(MANIFEST))
                 for name, digest in manifest["files"].items():
                     zf.extract(name, staging)
-                    if _sha256(staging / name) != digest:
+                    if sha256_file(staging / name) != digest:
                         raise DataError(f"{archive}: {name} is damaged (checksum mismatch)")
             except DataError:
                 raise
