@@ -1,8 +1,9 @@
 """Where the time (and the memory) goes: a training step by operator, a `predict` process by stage.
 
-* ``train``: bare training steps of a recipe's network (bf16 + channels_last, batch 16, its loss, Adam) timed
-  against the convolution roofline measured in the same run (for the recommended recipe also with other
-  norms and ReLU, to show what its instance norm and leaky ReLU cost), then ``torch.profiler`` self CPU
+* ``train``: bare training steps of a recipe's network (channels_last, batch 16, its loss, Adam, in the precision
+  ``auto`` resolves to on this CPU: bf16 where it is native, else fp32) timed against the convolution roofline
+  measured in the same run and precision (for the recommended recipe also with other norms, ReLU and base
+  width 16, to show what its instance norm, leaky ReLU and width cost), then ``torch.profiler`` self CPU
   time grouped into convolutions (forward and backward) and everything else, the largest operators listed;
 * ``predict``: one `predict` of a real case as a fresh process, split into interpreter start, imports,
   model load, read + preprocess, network, back to the original grid + decode, write, each with the
@@ -82,7 +83,7 @@ def profile_predict(recipe: str) -> None:
         print(f"| {name} | {float(sec):.2f} | {float(sec) / wall:.0%} | {float(rss):.2f} |")
 
 
-def recipe_step(recipe: str, overrides: tuple[str, ...] = ()):
+def recipe_step(recipe: str, overrides: tuple[str, ...] = (), precision: str = "bf16"):
     """(one training step of ``recipe`` on a random batch of 16 at its input size, slices per call, training
     FLOPs per slice): the paper's 2 x 128² with CE, or the recommended 4-channel median brain box with its loss."""
     import torch
@@ -101,7 +102,7 @@ def recipe_step(recipe: str, overrides: tuple[str, ...] = ()):
     y = torch.randint(0, 4, (16, h, w))
 
     def step():
-        with autocast(torch.device("cpu"), "bf16"):
+        with autocast(torch.device("cpu"), precision):
             out = net(x)
         loss = loss_fn(out, y)
         opt.zero_grad(set_to_none=True)
@@ -120,21 +121,23 @@ def profile_train(steps: int, recipe: str) -> None:
     from torch.profiler import ProfilerActivity, profile
 
     from bench_train import conv_roofline
-    from brats_unet.device import keep_freed_memory
+    from brats_unet.device import keep_freed_memory, resolve_precision
+    from common import machine
 
     keep_freed_memory()  # as the Trainer does on CPU
-    roof = conv_roofline("bf16")
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {recipe} recipe, bf16 + channels_last, "
-          f"batch 16; conv roofline {roof:.0f} GFLOP/s (measured now)\n")
+    precision = resolve_precision("auto", torch.device("cpu"))
+    roof = conv_roofline(precision)
+    print(f"torch {torch.__version__}; {machine()}; {recipe} recipe, {precision} + channels_last, "
+          f"batch 16; conv roofline {roof:.0f} GFLOP/s in {precision} (measured now)\n")
     print("| variant | slices/s | GFLOP per slice | GFLOP/s | share of roofline |\n|---|---|---|---|---|")
     variants = [()] if recipe == "paper" else [(), ("model.norm=batch",), ("model.norm=group",),
-                                                 ("model.activation=relu",)]
+                                                 ("model.activation=relu",), ("model.base_features=16",)]
     for overrides in variants:
-        step, batch, gflop = recipe_step(recipe, overrides)
+        step, batch, gflop = recipe_step(recipe, overrides, precision)
         rate = batch / best_of(step, repeat=steps, warmup=2)
         print(f"| {' '.join(overrides) or 'as shipped'} | {rate:.2f} | {gflop:.1f} | {rate * gflop:.0f} | "
               f"{rate * gflop / roof:.0%} |")
-    step, _, _ = recipe_step(recipe)
+    step, _, _ = recipe_step(recipe, precision=precision)
     step()
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         for _ in range(3):
