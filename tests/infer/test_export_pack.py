@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import brats_unet as bu
+from brats_unet.models import ARCHITECTURES
 
 
 def _slices(sample_dir, run):
@@ -82,3 +83,51 @@ def test_damaged_or_foreign_zip_is_refused(sample_run, run_cli, tmp_path):
     packed.write_bytes(bytes(data))
     result = run_cli("unpack", packed, tmp_path / "y")
     assert result.code == 2 and len(result.error_lines) == 1
+
+
+def _random_run(folder, overrides):
+    """A run folder with untrained weights of the configured network."""
+    from brats_unet.config import load_config, save_yaml, to_dict
+    from brats_unet.models import build_model
+
+    cfg = load_config(overrides=overrides)
+    folder.mkdir(parents=True)
+    save_yaml(to_dict(cfg), folder / "config.yaml")
+    torch.save({"model": build_model(cfg.model, cfg.in_channels, cfg.num_classes).state_dict()}, folder / "best.pt")
+    return folder
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_every_2d_architecture_exports_a_graph_that_agrees(arch, tmp_path):
+    """export checks the graph against PyTorch itself (predict may run it instead of the checkpoint)."""
+    pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
+    from brats_unet.infer.export import export_run
+
+    sets = [f"model.arch={arch}", "model.base_features=4", "model.depth=3", "model.norm=instance",
+            "model.activation=leaky_relu", "model.upsample=transpose", "loss.mode=regions", "loss=dice"]
+    run = bu.load_run(_random_run(tmp_path / arch, sets), device="cpu", overrides=["eval.engine=torch"])
+    path = export_run(run, tmp_path / "model.onnx", "onnx")
+    assert path.is_file() and json.loads((tmp_path / "model.onnx.json").read_text())["outputs"] == ["WT", "TC", "ET"]
+
+
+def test_a_graph_that_disagrees_with_pytorch_is_not_written(tmp_path, monkeypatch):
+    pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
+    import copy
+
+    from brats_unet.errors import DataError
+    from brats_unet.infer import export
+
+    original = export._onnx
+
+    def other_weights(model, *args):  # as if the exporter had mistranslated an operator
+        changed = copy.deepcopy(model)
+        with torch.no_grad():
+            for p in changed.parameters():
+                p.add_(0.5)
+        original(changed, *args)
+
+    monkeypatch.setattr(export, "_onnx", other_weights)
+    run = bu.load_run(_random_run(tmp_path / "run", ["model.base_features=4", "model.depth=3"]), device="cpu")
+    with pytest.raises(DataError, match="disagrees with PyTorch"):
+        export.export_run(run, tmp_path / "model.onnx", "onnx")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]

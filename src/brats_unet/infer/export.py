@@ -18,7 +18,7 @@ import torch
 
 from ..brats import BRATS2020, REGION_NAMES
 from ..config import to_dict
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
 from ..io import atomic_path, sha256_file, write_json
 from .predict import LoadedRun
 
@@ -64,6 +64,7 @@ def export_run(run: LoadedRun, out: Path, fmt: Format, checkpoint: Optional[Path
             torch.jit.trace(model, example, check_trace=False).save(str(tmp))
         elif fmt == "onnx":
             _onnx(model, example, tmp, run.cfg.model.multiple)
+            _check_onnx(model, example, tmp, run.cfg.model.multiple)
         else:
             raise ConfigError(f"export format {fmt!r}: choose onnx or torchscript")
     write_json(Path(str(out) + ".json"), card(run, fmt, checkpoint))
@@ -81,6 +82,25 @@ def _onnx(model: torch.nn.Module, example: torch.Tensor, path: Path, multiple: i
     with contextlib.redirect_stdout(io.StringIO()):  # the exporter narrates its passes
         torch.onnx.export(model, (example,), str(path), dynamo=True, input_names=["image"], output_names=["logits"],
                           dynamic_shapes={"x": {0: Dim("batch", min=1, max=4096), **spatial}}, external_data=False)
+
+
+def _check_onnx(model: torch.nn.Module, example: torch.Tensor, path: Path, multiple: int) -> None:
+    """Refuse a graph whose logits differ from PyTorch's, at the example's size and at another batch and size
+    (``predict`` may run it in place of the checkpoint, eval.engine): never a silently different mask."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return  # nothing to run it with here; predict's engine needs onnxruntime too
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    other = torch.randn(3, *example.shape[1:2], *(s + multiple for s in example.shape[2:]))
+    for x in (example, other):
+        with torch.no_grad():
+            want = model(x).numpy()
+        got = session.run(None, {session.get_inputs()[0].name: x.numpy()})[0]
+        gap = float(abs(got - want).max()) if got.shape == want.shape else float("inf")
+        if gap > 1e-3 * max(1.0, float(abs(want).max())):
+            raise DataError(f"the ONNX graph disagrees with PyTorch on input {tuple(x.shape)} (max |difference| "
+                            f"{gap:.3g}); nothing was written: export --format torchscript, or report it")
 
 
 def default_out(run_dir: Path, fmt: Format, out: Optional[str | Path]) -> Path:
