@@ -82,3 +82,15 @@ def test_onnxruntime_without_an_export_says_how_to_make_one(sample_run, sample_d
                      "eval.engine=onnxruntime")
     assert result.code == 2 and f"brats-unet export {sample_run} --format onnx" in result.error_lines[0]
     assert bu.load_run(sample_run, device="cpu").engine == "torch"
+
+
+def test_the_engine_note_says_which_engine_and_how_to_get_the_faster_one(exported, sample_run, sample_dir, run_cli,
+                                                                        tmp_path):
+    from brats_unet.infer.engine import engine_note
+
+    cpu = torch.device("cpu")
+    hint = engine_note(None, "auto", sample_run, sample_run / "best.pt", cpu, "fp32")
+    assert hint.startswith("engine: PyTorch, fp32 on cpu") and f"brats-unet export {sample_run} --format onnx" in hint
+    assert engine_note(None, "auto", sample_run, sample_run / "best.pt", cpu, "bf16") == "engine: PyTorch, bf16 on cpu"
+    result = run_cli("predict", exported, sample_dir / CASE, "--out", tmp_path, "--set", "eval.engine=onnxruntime")
+    assert result.code == 0 and f"engine: ONNX Runtime on {exported / 'model.onnx'}" in result.err

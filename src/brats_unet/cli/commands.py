@@ -117,6 +117,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"{run.postprocess_note}" + (f" (ensemble of {len(runs)} runs)" if len(runs) > 1 else ""),
               file=sys.stderr)
+        if run.engine_note:  # one run (an ensemble's members may differ)
+            print(run.engine_note, file=sys.stderr)
     done = predict_cases(run, cases, args.out, args.tta, args.save_probabilities, args.labels,
                          progress=not args.quiet, naming=args.naming)
     print(done.summary(args.out))

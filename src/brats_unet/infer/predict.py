@@ -27,7 +27,7 @@ from ..models.ensemble import ProbabilityEnsemble
 from ..runs.checkpoint import load_checkpoint
 from ..runs.folder import read_run_config
 from ..runs.pack import unpacked
-from .engine import OrtModel, choose_engine
+from .engine import OrtModel, choose_engine, engine_note
 from .inferer import case_logits, to_labels
 from .postprocess import Postprocess, apply, read_choice
 
@@ -44,6 +44,7 @@ class LoadedRun:
     postprocess: Optional[Postprocess] = None
     postprocess_note: str = "no post-processing (eval.postprocess: none)"
     engine: str = "torch"  # "onnxruntime" when model is an exported graph (eval.engine)
+    engine_note: str = ""
 
 
 def run_overrides(cfg: Config, overrides: Iterable[str]) -> Config:
@@ -89,6 +90,7 @@ def load_run(run_dir: str | Path, checkpoint: str = "best", device: str = "auto"
     cfg = run_overrides(cfg, overrides)
     run = LoadedRun(cfg, model, dev, resolve_precision(cfg.train.precision, dev))
     onnx = choose_engine(cfg.eval.engine, run_dir, path, dev, run.precision)
+    run.engine_note = engine_note(onnx, cfg.eval.engine, run_dir, path, dev, run.precision)
     if onnx is not None:  # the checkpoint was still loaded above: its errors are the same for every engine
         run.model, run.precision, run.engine = OrtModel(onnx), "fp32", "onnxruntime"
     if cfg.eval.postprocess == "auto":
