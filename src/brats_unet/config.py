@@ -51,6 +51,9 @@ class DataConfig:
     oversample: float = 0.0  # fraction of samples drawn from slices/patches containing tumour
     augment: bool = False
     patch_size: tuple[int, int, int] = (96, 96, 96)  # 3D patches (D, H, W)
+    # 2D native/crop training on fixed (H, W) windows, tumour-centred on tumour slices; None: whole crops padded
+    # to each batch's largest (validation and prediction always see whole slices)
+    window: Optional[tuple[int, int]] = None
     context: int = 0  # 2.5D: k neighbouring slices on either side as extra channels (2D only; data/context.py)
     cache_dir: Optional[str] = None  # default: $BRATS_UNET_CACHE or ~/.cache/brats-unet
 
@@ -341,6 +344,11 @@ def _validate_multiples(cfg: Config) -> None:
             fix = [-(-p // step) * step for p in cfg.data.patch_size]
             raise ConfigError(f"data.patch_size: {list(cfg.data.patch_size)} is not divisible by 2**model.depth = "
                               f"{step}; use {fix} or lower model.depth")
+    win = cfg.data.window
+    if win is not None and (cfg.data.mode == "resize" or cfg.model.spatial_dims == 3 or len(win) != 2
+                            or min(win) < step or any(w % step for w in win)):
+        raise ConfigError(f"data.window: {list(win)} needs data.mode native or crop, a 2D model and two sizes that "
+                          f"are multiples of 2**model.depth = {step}, e.g. [{8 * step}, {8 * step}]; or null")
     if cfg.data.mode in ("native", "crop") and step > 256:
         raise ConfigError(f"model.depth: {cfg.model.depth} halves a {cfg.data.mode} slice below one voxel; "
                           "use model.depth <= 8")

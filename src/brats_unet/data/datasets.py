@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 import torch
 from torch.utils.data import Dataset
@@ -15,13 +17,15 @@ class SliceDataset(Dataset):
     """Axial slices of the cached cases.
 
     Items are ``(image, label)``: image (C, H, W) float16 as cached (2.5D: (C*(2k+1), H, W), its window of
-    ``context`` k slices either side, :mod:`.context`), label (H, W) int64 internal
+    ``context`` k slices either side, :mod:`.context`; with ``window``, a fixed (h, w) crop of both, placed
+    by (seed, epoch, index) so runs are reproducible), label (H, W) int64 internal
     codes. :func:`collate_pad` turns a batch into float32: converting once per batch rather than per
     item is what keeps 4-modality 240x240 slices above 2,000 slices/s (benchmarks/RESULTS.md).
     """
 
-    def __init__(self, cache: SliceCache, case_ids: list[str], context: int = 0):
-        self.cache, self.context = cache, context
+    def __init__(self, cache: SliceCache, case_ids: list[str], context: int = 0,
+                 window: Optional[tuple[int, int]] = None, seed: int = 0):
+        self.cache, self.context, self.window, self.seed, self.epoch = cache, context, window, seed, 0
         self.case_ids = list(case_ids)
         self.images = [cache.image(c) for c in self.case_ids]
         self.segs = [cache.seg(c) for c in self.case_ids]
@@ -36,11 +40,30 @@ class SliceDataset(Dataset):
     def __len__(self) -> int:
         return len(self.case_of)
 
+    def set_epoch(self, epoch: int) -> None:
+        """Select the random stream of an epoch (where ``window`` crops are placed)."""
+        self.epoch = epoch
+
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         c, z = self.case_of[index], self.slice_of[index]
-        image = torch.from_numpy(slice_with_context(self.images[c], z, self.context))
-        label = torch.from_numpy(np.asarray(self.segs[c][z], dtype=np.int64))
-        return image, label
+        image = slice_with_context(self.images[c], z, self.context)
+        label = np.asarray(self.segs[c][z], dtype=np.int64)
+        if self.window is not None:
+            start = self._window_start(label, np.random.default_rng((self.seed, self.epoch, index)), self.window)
+            image, label = _window(image, start, self.window, lead=1), _window(label, start, self.window, lead=0)
+        return torch.from_numpy(np.ascontiguousarray(image)), torch.from_numpy(np.ascontiguousarray(label))
+
+    def _window_start(self, label: np.ndarray, rng: np.random.Generator, window: tuple[int, int]) -> list[int]:
+        """Top-left corner of a ``window`` on a slice: around a random tumour pixel (jittered by up to a quarter
+        window, so the tumour is not always in the middle) when the slice has tumour, else anywhere; kept
+        inside the slice where it fits (a slice smaller than the window is zero-padded)."""
+        tumour = np.argwhere(label > 0)
+        if len(tumour):
+            centre = tumour[rng.integers(len(tumour))] + [int(rng.integers(-w // 4, w // 4 + 1)) for w in window]
+        else:
+            centre = [int(rng.integers(s)) for s in label.shape]
+        return [int(np.clip(ct - w // 2, min(0, s - w), max(0, s - w)))
+                for ct, w, s in zip(centre, window, label.shape)]
 
 
 def sample_indices(n_items: int, n_samples: int, tumour: np.ndarray, oversample: float,

@@ -165,7 +165,7 @@ class Trainer:
             tumour = cfg.data.oversample if cfg.data.oversample > 0 else 0.33
             length = self.steps_per_epoch(len(ids)) * cfg.train.batch_size
             return PatchDataset(self.cache, ids, cfg.data.patch_size, length, tumour, cfg.train.seed)
-        return SliceDataset(self.cache, ids, cfg.data.context)
+        return SliceDataset(self.cache, ids, cfg.data.context, cfg.data.window, cfg.train.seed)
 
     def steps_per_epoch(self, n_cases: int | None = None) -> int:
         """Batches per epoch: ``train.steps_per_epoch``, else a full pass (2D) / 8 patches per case (3D)."""
@@ -180,8 +180,8 @@ class Trainer:
     def _batches(self, epoch: int):
         """The batches of an epoch, deterministic in (seed, epoch)."""
         cfg, steps = self.cfg, self.steps_per_epoch()
+        self.train_data.set_epoch(epoch)
         if cfg.model.spatial_dims == 3:
-            self.train_data.set_epoch(epoch)
             order = np.arange(len(self.train_data))
         else:
             rng = np.random.default_rng((cfg.train.seed, epoch))
