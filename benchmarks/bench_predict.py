@@ -23,7 +23,7 @@ import torch
 from brats_unet.config import load_config, save_yaml, to_dict
 from brats_unet.data.discovery import discover_cases
 from brats_unet.data.preprocess import preprocess_case, to_original
-from brats_unet.device import cpu_has_fast_bf16
+from brats_unet.device import resolve_precision
 from brats_unet.infer.inferer import case_logits, to_labels
 from brats_unet.infer.predict import labels_in_original, load_run, write_seg
 from brats_unet.models import build_model
@@ -112,7 +112,7 @@ def processes(run_dir: Path, case_dir: Path) -> None:
     """`predict` as a user runs it: PyTorch, with --tta, and ONNX Runtime on an export of the same weights."""
     wall, peak, mask = process(run_dir, case_dir, "--set", "eval.engine=torch")
     print(f"  `brats-unet predict` process:   {wall:7.3f} s start to NIfTI, peak RSS {peak:.2f} GB (PyTorch, "
-          f"{'bf16' if cpu_has_fast_bf16() else 'fp32'})")
+          f"{resolve_precision('auto', torch.device('cpu'))})")
     tta, tta_peak, _ = process(run_dir, case_dir, "--set", "eval.engine=torch", "--tta")
     print(f"  ... with --tta (4 flips):       {tta:7.3f} s ({tta / wall:.2f}x), peak RSS {tta_peak:.2f} GB")
     subprocess.run([sys.executable, "-m", "brats_unet", "export", str(run_dir), "--format", "onnx"], check=True,

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from brats_unet.config import load_config
-from brats_unet.data.datasets import SliceDataset
+from brats_unet.data.datasets import SliceDataset, window_start
 from brats_unet.errors import ConfigError
 from brats_unet.train.loop import Trainer
 
@@ -32,7 +32,7 @@ def test_image_and_label_are_cut_at_the_same_place(datasets):
     for i in list(windowed.tumour_indices[:5]) + [0, 3]:
         i = int(i)
         image, label = plain[i]
-        start = windowed._window_start(label.numpy(), np.random.default_rng((3, 0, i)), WINDOW)
+        start = window_start(label.numpy(), np.random.default_rng((3, 0, i)), WINDOW)
         (y, x), (h, w) = start, WINDOW
         assert 0 <= y <= label.shape[0] - h and 0 <= x <= label.shape[1] - w  # these slices are larger
         got_image, got_label = windowed[i]

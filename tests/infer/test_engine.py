@@ -39,10 +39,10 @@ def test_the_card_names_the_exported_checkpoint(exported):
 
 def test_auto_runs_onnxruntime_only_for_fp32_on_the_cpu(exported):
     best, cpu = exported / "best.pt", torch.device("cpu")
-    assert choose_engine("auto", exported, best, cpu, "fp32") == exported / "model.onnx"
-    assert choose_engine("auto", exported, best, cpu, "bf16") is None  # PyTorch bf16 measured faster
-    assert choose_engine("auto", exported, best, torch.device("cuda"), "bf16") is None
-    assert choose_engine("torch", exported, best, cpu, "fp32") is None
+    assert choose_engine("auto", exported, best, cpu, "fp32")[0] == exported / "model.onnx"
+    assert choose_engine("auto", exported, best, cpu, "bf16")[0] is None  # PyTorch bf16 measured faster
+    assert choose_engine("auto", exported, best, torch.device("cuda"), "bf16")[0] is None
+    assert choose_engine("torch", exported, best, cpu, "fp32")[0] is None
     with pytest.raises(ConfigError, match="--device cpu"):
         choose_engine("onnxruntime", exported, best, torch.device("cuda"), "bf16")
 
@@ -66,7 +66,7 @@ def test_a_stale_export_is_never_used(exported, tmp_path, sample_dir, run_cli):
     state = torch.load(run / "best.pt", weights_only=True)
     state["model"] = {k: v + 0.01 if v.is_floating_point() else v for k, v in state["model"].items()}
     torch.save(state, run / "best.pt")  # retrained since the export
-    assert choose_engine("auto", run, run / "best.pt", torch.device("cpu"), "fp32") is None
+    assert choose_engine("auto", run, run / "best.pt", torch.device("cpu"), "fp32")[0] is None
     with pytest.raises(DataError, match="exported from another checkpoint"):
         choose_engine("onnxruntime", run, run / "best.pt", torch.device("cpu"), "fp32")
     assert bu.load_run(run, device="cpu").engine == "torch"
@@ -86,11 +86,9 @@ def test_onnxruntime_without_an_export_says_how_to_make_one(sample_run, sample_d
 
 def test_the_engine_note_says_which_engine_and_how_to_get_the_faster_one(exported, sample_run, sample_dir, run_cli,
                                                                         tmp_path):
-    from brats_unet.infer.engine import engine_note
-
     cpu = torch.device("cpu")
-    hint = engine_note(None, "auto", sample_run, sample_run / "best.pt", cpu, "fp32")
+    hint = choose_engine("auto", sample_run, sample_run / "best.pt", cpu, "fp32")[1]
     assert hint.startswith("engine: PyTorch, fp32 on cpu") and f"brats-unet export {sample_run} --format onnx" in hint
-    assert engine_note(None, "auto", sample_run, sample_run / "best.pt", cpu, "bf16") == "engine: PyTorch, bf16 on cpu"
+    assert choose_engine("auto", sample_run, sample_run / "best.pt", cpu, "bf16")[1] == "engine: PyTorch, bf16 on cpu"
     result = run_cli("predict", exported, sample_dir / CASE, "--out", tmp_path, "--set", "eval.engine=onnxruntime")
     assert result.code == 0 and f"engine: ONNX Runtime on {exported / 'model.onnx'}" in result.err

@@ -49,21 +49,26 @@ class SliceDataset(Dataset):
         image = slice_with_context(self.images[c], z, self.context)
         label = np.asarray(self.segs[c][z], dtype=np.int64)
         if self.window is not None:
-            start = self._window_start(label, np.random.default_rng((self.seed, self.epoch, index)), self.window)
+            start = window_start(label, np.random.default_rng((self.seed, self.epoch, index)), self.window)
             image, label = _window(image, start, self.window, lead=1), _window(label, start, self.window, lead=0)
         return torch.from_numpy(np.ascontiguousarray(image)), torch.from_numpy(np.ascontiguousarray(label))
 
-    def _window_start(self, label: np.ndarray, rng: np.random.Generator, window: tuple[int, int]) -> list[int]:
-        """Top-left corner of a ``window`` on a slice: around a random tumour pixel (jittered by up to a quarter
-        window, so the tumour is not always in the middle) when the slice has tumour, else anywhere; kept
-        inside the slice where it fits (a slice smaller than the window is zero-padded)."""
-        tumour = np.argwhere(label > 0)
-        if len(tumour):
-            centre = tumour[rng.integers(len(tumour))] + [int(rng.integers(-w // 4, w // 4 + 1)) for w in window]
-        else:
-            centre = [int(rng.integers(s)) for s in label.shape]
-        return [int(np.clip(ct - w // 2, min(0, s - w), max(0, s - w)))
-                for ct, w, s in zip(centre, window, label.shape)]
+
+def window_start(label: np.ndarray, rng: np.random.Generator, window: tuple[int, int]) -> list[int]:
+    """Top-left corner of a 2D ``window`` on a slice's labels (H, W): around a random tumour pixel (jittered by up
+    to a quarter window, so the tumour is not always in the middle) when the slice has tumour, else anywhere."""
+    tumour = np.argwhere(label > 0)
+    if len(tumour):
+        centre = tumour[rng.integers(len(tumour))] + [int(rng.integers(-w // 4, w // 4 + 1)) for w in window]
+    else:
+        centre = [int(rng.integers(s)) for s in label.shape]
+    return _start_around(centre, window, label.shape)
+
+
+def _start_around(centre, size: tuple[int, ...], shape: tuple[int, ...]) -> list[int]:
+    """Start of a ``size`` window centred on ``centre``, moved inside ``shape`` where it fits (a smaller array
+    is zero-padded by :func:`_window`)."""
+    return [int(np.clip(ct - p // 2, min(0, s - p), max(0, s - p))) for ct, p, s in zip(centre, size, shape)]
 
 
 def sample_indices(n_items: int, n_samples: int, tumour: np.ndarray, oversample: float,
@@ -119,7 +124,7 @@ class PatchDataset(Dataset):
             centre = self.fg[c][rng.integers(len(self.fg[c]))]
         else:
             centre = [int(rng.integers(s)) for s in shape]
-        start = [int(np.clip(ct - p // 2, min(0, s - p), max(0, s - p))) for ct, p, s in zip(centre, self.patch, shape)]
+        start = _start_around(centre, self.patch, shape)
         image = _window(self.images[c], start, self.patch, lead=1)
         label = _window(self.segs[c], start, self.patch, lead=0)
         return torch.from_numpy(np.ascontiguousarray(image)), torch.from_numpy(label.astype(np.int64))

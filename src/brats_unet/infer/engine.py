@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Optional
 
 import numpy as np
 import torch
@@ -21,7 +21,6 @@ import torch
 from ..errors import ConfigError, DataError
 from ..io import sha256_file
 
-Engine = Literal["auto", "torch", "onnxruntime"]
 ONNX_NAME = "model.onnx"  # where `brats-unet export RUN --format onnx` writes by default
 
 
@@ -41,7 +40,6 @@ class OrtModel(torch.nn.Module):
         # the arena keeps every batch's buffers: 1.49 against 0.95-1.02 GB peak for the recommended recipe's
         # predict, at the same speed (18.3-19.1 s both ways, RESULTS.md)
         options.enable_cpu_mem_arena = False
-        self.path = path
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
 
@@ -76,15 +74,15 @@ def _onnxruntime_missing() -> bool:
 
 
 def choose_engine(requested: str, run_dir: Path, checkpoint: Path, device: torch.device,
-                  precision: str) -> Optional[Path]:
-    """The ONNX file to run with ONNX Runtime, or None for PyTorch, as ``eval.engine`` asks.
+                  precision: str) -> tuple[Optional[Path], str]:
+    """(the ONNX file to run with ONNX Runtime, or None for PyTorch, as ``eval.engine`` asks; one line for the
+    user saying which engine runs and, on a fp32 CPU, how to get the faster one).
 
     Raises:
         ConfigError: ``onnxruntime`` asked for on a GPU, or without the package installed.
         DataError: ``onnxruntime`` asked for and the run holds no export of ``checkpoint``.
     """
-    if requested == "torch":
-        return None
+    pytorch = f"engine: PyTorch, {precision} on {device.type}"
     if requested == "onnxruntime":
         if device.type != "cpu":
             raise ConfigError(f"eval.engine=onnxruntime runs on the CPU, not {device.type}; add --device cpu "
@@ -94,21 +92,14 @@ def choose_engine(requested: str, run_dir: Path, checkpoint: Path, device: torch
         path, why = _matching_export(run_dir, checkpoint)
         if path is None:
             raise DataError(f"eval.engine=onnxruntime: {why}")
-        return path
+        return path, f"engine: ONNX Runtime on {path}"
     # auto: only where it was measured faster (fp32 on the CPU), and only an export of this checkpoint
-    if device.type != "cpu" or precision != "fp32" or _onnxruntime_missing():
-        return None
-    return _matching_export(run_dir, checkpoint)[0]
-
-
-def engine_note(onnx: Optional[Path], requested: str, run_dir: Path, checkpoint: Path, device: torch.device,
-                precision: str) -> str:
-    """One line for the user: which engine runs the network, and on a fp32 CPU how to get the faster one."""
-    if onnx is not None:
-        return f"engine: ONNX Runtime on {onnx}"
-    note = f"engine: PyTorch, {precision} on {device.type}"
-    if requested == "auto" and device.type == "cpu" and precision == "fp32":
-        how = ("pip install 'brats-unet[onnx]', then brats-unet export " f"{run_dir} --format onnx"
-               if _onnxruntime_missing() else _matching_export(run_dir, checkpoint)[1])
-        note += f" (no native bf16 here; ONNX Runtime ran predict 1.3-1.8x faster on such a CPU: {how})"
-    return note
+    if requested == "torch" or device.type != "cpu" or precision != "fp32":
+        return None, pytorch
+    if _onnxruntime_missing():
+        path, why = None, f"pip install 'brats-unet[onnx]', then brats-unet export {run_dir} --format onnx"
+    else:
+        path, why = _matching_export(run_dir, checkpoint)
+    if path is not None:
+        return path, f"engine: ONNX Runtime on {path}"
+    return None, f"{pytorch} (no native bf16 here; ONNX Runtime ran predict 1.3-1.8x faster on such a CPU: {why})"

@@ -20,6 +20,7 @@ from ..brats import BRATS2020, REGION_NAMES
 from ..config import to_dict
 from ..errors import ConfigError, DataError
 from ..io import atomic_path, sha256_file, write_json
+from .engine import OrtModel
 from .predict import LoadedRun
 
 Format = Literal["onnx", "torchscript"]
@@ -88,15 +89,13 @@ def _check_onnx(model: torch.nn.Module, example: torch.Tensor, path: Path, multi
     """Refuse a graph whose logits differ from PyTorch's, at the example's size and at another batch and size
     (``predict`` may run it in place of the checkpoint, eval.engine): never a silently different mask."""
     try:
-        import onnxruntime as ort
+        graph = OrtModel(path)  # the engine predict would run it with
     except ImportError:
         return  # nothing to run it with here; predict's engine needs onnxruntime too
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     other = torch.randn(3, *example.shape[1:2], *(s + multiple for s in example.shape[2:]))
     for x in (example, other):
         with torch.no_grad():
-            want = model(x).numpy()
-        got = session.run(None, {session.get_inputs()[0].name: x.numpy()})[0]
+            want, got = model(x).numpy(), graph(x).numpy()
         gap = float(abs(got - want).max()) if got.shape == want.shape else float("inf")
         if gap > 1e-3 * max(1.0, float(abs(want).max())):
             raise DataError(f"the ONNX graph disagrees with PyTorch on input {tuple(x.shape)} (max |difference| "

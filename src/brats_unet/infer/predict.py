@@ -27,7 +27,7 @@ from ..models.ensemble import ProbabilityEnsemble
 from ..runs.checkpoint import load_checkpoint
 from ..runs.folder import read_run_config
 from ..runs.pack import unpacked
-from .engine import OrtModel, choose_engine, engine_note
+from .engine import OrtModel, choose_engine
 from .inferer import case_logits, to_labels
 from .postprocess import Postprocess, apply, read_choice
 
@@ -89,8 +89,7 @@ def load_run(run_dir: str | Path, checkpoint: str = "best", device: str = "auto"
     model.to(dev).eval()
     cfg = run_overrides(cfg, overrides)
     run = LoadedRun(cfg, model, dev, resolve_precision(cfg.train.precision, dev))
-    onnx = choose_engine(cfg.eval.engine, run_dir, path, dev, run.precision)
-    run.engine_note = engine_note(onnx, cfg.eval.engine, run_dir, path, dev, run.precision)
+    onnx, run.engine_note = choose_engine(cfg.eval.engine, run_dir, path, dev, run.precision)
     if onnx is not None:  # the checkpoint was still loaded above: its errors are the same for every engine
         run.model, run.precision, run.engine = OrtModel(onnx), "fp32", "onnxruntime"
     if cfg.eval.postprocess == "auto":

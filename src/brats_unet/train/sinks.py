@@ -64,10 +64,10 @@ def validation_overlay(model: torch.nn.Module, cache: SliceCache, case_id: str, 
     if cfg.model.spatial_dims != 2:
         return None
     tumour = cache.meta(case_id).tumour_slices
-    z = tumour[len(tumour) // 2] if tumour else cache.image(case_id).shape[1] // 2
+    volume = cache.image(case_id)
+    z = tumour[len(tumour) // 2] if tumour else volume.shape[1] // 2
     k = cfg.data.context  # 2.5D: the slice's window, whose middle slice sees the same neighbours as in training
-    window = neighbours(cache.image(case_id).shape[1], k)[z]
-    image = torch.from_numpy(np.asarray(cache.image(case_id)[:, window], np.float32))
+    image = torch.from_numpy(np.asarray(volume[:, neighbours(volume.shape[1], k)[z]], np.float32))
     logits = predict_slices(model, image, device, precision, 1, cfg.train.channels_last, multiple=cfg.model.multiple,
                             context=k)
     pred = to_labels(logits, cfg.loss.mode)[k].numpy()
