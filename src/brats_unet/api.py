@@ -31,19 +31,23 @@ from .train.loop import train
 __all__ = ["load_run", "predict_arrays", "score", "train", "evaluate", "load_study", "run_study", "LoadedRun"]
 
 
-def _case(images: Mapping[str, np.ndarray], affine: Optional[np.ndarray], case_id: str) -> Case:
+def _case(images: Mapping[str, np.ndarray], affine: Optional[np.ndarray], case_id: str,
+          brain: Optional[np.ndarray] = None) -> Case:
     unknown = sorted(set(images) - set(MODALITIES))
     if unknown:
         raise DataError(f"unknown modality {unknown[0]!r}; images take {', '.join(MODALITIES)}")
     affine = np.eye(4) if affine is None else np.asarray(affine, float)
     sources = {m: Source(Path(f"<array {m}>"), image=nib.Nifti1Image(np.asarray(a), affine))
                for m, a in images.items()}
-    return Case(case_id, "brats2020", sources)
+    mask = None if brain is None else Source(Path("<array brain_mask>"),
+                                             image=nib.Nifti1Image(np.asarray(brain, np.uint8), affine))
+    return Case(case_id, "brats2020", sources, brain=mask)
 
 
 def predict_arrays(run: LoadedRun, images: Mapping[str, np.ndarray], affine: Optional[np.ndarray] = None,
                    labels: str = "brats2020", probabilities: bool = False, tta: bool = False,
-                   case_id: str = "array") -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+                   case_id: str = "array", brain_mask: Optional[np.ndarray] = None,
+                   ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Segment one case given as arrays.
 
     Args:
@@ -54,11 +58,13 @@ def predict_arrays(run: LoadedRun, images: Mapping[str, np.ndarray], affine: Opt
         labels: the edition whose label codes to return (``brats2020``: ET = 4, ``brats2023``: ET = 3, ``msd``).
         probabilities: also return the (K, X, Y, Z) float32 probabilities (classes, or WT/TC/ET regions).
         tta: average over flips.
+        brain_mask: (X, Y, Z) brain mask (non-zero = brain) for images that are not skull-stripped or whose
+            background is not one value; by default the brain is every voxel unlike the border value.
 
     Returns:
         (X, Y, Z) uint8 labels, or (labels, probabilities).
     """
-    internal, probs = segment(run, _case(images, affine, case_id), tta, probabilities)
+    internal, probs = segment(run, _case(images, affine, case_id, brain_mask), tta, probabilities)
     out = get_scheme(labels).from_internal(internal)
     return (out, probs.numpy().astype(np.float32)) if probs is not None else out
 

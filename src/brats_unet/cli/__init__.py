@@ -102,6 +102,8 @@ def _model_commands(sub: argparse._SubParsersAction) -> None:
         alias = next(token for token, name in DASH_TOKENS.items() if name == mod)  # BraTS 2023+ names
         p.add_argument(f"--{mod}", f"--{alias}", dest=mod, help=f"explicit {mod} file")
     p.add_argument("--case-id", help="case id for explicit files")
+    p.add_argument("--brain-mask", metavar="FILE", help="with explicit files: a brain mask on their grid (non-zero = "
+                   "brain), for images that are not skull-stripped or whose background is not one value")
     p.add_argument("--tta", action="store_true", help="average predictions over flips")
     p.add_argument("--save-probabilities", action="store_true", help="also write <case>_probabilities.npz")
     p.add_argument("--labels", choices=SCHEME_NAMES, help="the input's edition and the output's label codes "

@@ -99,7 +99,9 @@ def _runs_and_inputs(args: argparse.Namespace) -> tuple[list[str], list]:
 
     files = {k: getattr(args, k) for k in MODALITIES}
     if any(files.values()):
-        return args.paths, [case_from_files(files, args.case_id, args.labels)]
+        return args.paths, [case_from_files(files, args.case_id, args.labels, args.brain_mask)]
+    if args.brain_mask:
+        raise DataError("--brain-mask goes with explicit files (--flair F --t1ce F ...), one case at a time")
     if len(args.paths) < 2:
         raise DataError("give INPUT after the run(s) (a case folder or dataset root) or explicit files "
                         "(--flair F --t1ce F ...)")

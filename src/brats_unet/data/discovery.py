@@ -42,6 +42,7 @@ class Case:
     edition: str  # brats2020 | brats2021 | brats2023 | msd
     images: dict[str, Source] = field(default_factory=dict)
     seg: Optional[Source] = None
+    brain: Optional[Source] = None  # a brain mask (non-zero = brain) given by the user, else derived from the images
 
     @property
     def scheme(self) -> LabelScheme:
@@ -189,10 +190,12 @@ def _split_duplicates(cases: list[Case]) -> tuple[list[Case], list[str]]:
     return [c for c in cases if len(folders[c.case_id]) == 1], twice
 
 
-def case_from_files(files: dict[str, str | Path], case_id: str | None = None, edition: str | None = None) -> Case:
+def case_from_files(files: dict[str, str | Path], case_id: str | None = None, edition: str | None = None,
+                    brain: str | Path | None = None) -> Case:
     """A Case from explicit files, e.g. ``{"flair": "a.nii.gz", "t1ce": "b.nii.gz"}``. Its edition (the label
     codes a prediction is written in): ``edition``, else the one the first file's name shows
-    (``BraTS-GLI-00001-000-t2f.nii.gz``: brats2023), else brats2020."""
+    (``BraTS-GLI-00001-000-t2f.nii.gz``: brats2023), else brats2020. ``brain``: a brain-mask file (non-zero =
+    brain) on the images' grid, for inputs whose background is not one constant value."""
     images = {k: Source(Path(v)) for k, v in files.items() if v and k != "seg"}
     if not images:
         raise DataError("no input files given: pass at least --flair/--t1ce as the model needs")
@@ -200,4 +203,5 @@ def case_from_files(files: dict[str, str | Path], case_id: str | None = None, ed
     known = classify(first)
     cid = case_id or (known[0] if known else None) or nifti_stem(first)
     seg = Source(Path(files["seg"])) if files.get("seg") else None
-    return Case(cid, edition or (known[2] if known else "brats2020"), images, seg)
+    return Case(cid, edition or (known[2] if known else "brats2020"), images, seg,
+                Source(Path(brain)) if brain else None)

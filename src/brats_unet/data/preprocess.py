@@ -25,7 +25,7 @@ from ..brats import CLASSIC_GRID, get_scheme
 from ..config import DEFAULT_MULTIPLE, DataConfig
 from ..errors import DataError
 from .discovery import Case
-from .volumes import read_modalities, read_seg, spacing
+from .volumes import read_brain, read_modalities, read_seg, spacing
 
 Box = tuple[int, int, int, int]  # in-plane (x0, x1, y0, y1), may reach outside the image (zero padding)
 
@@ -73,31 +73,49 @@ def background_value(vol: np.ndarray) -> float:
     return float(values[best]) if counts[best] >= 0.5 * faces.size else 0.0
 
 
-def normalise(vol: np.ndarray, method: str, source: str = "volume") -> np.ndarray:
+def normalise(vol: np.ndarray, method: str, source: str = "volume", brain: np.ndarray | None = None) -> np.ndarray:
     """Per-volume intensity normalisation of one modality (X, Y, Z).
 
-    The brain is every voxel unlike the background (:func:`background_value`), so a volume another pipeline
-    already normalised (float, background not 0) gets the same brain mask as its raw original; that case is
-    reported on stderr. ``zscore``: mean 0, sd 1 over brain voxels, background 0. Statistics are taken in
-    float64 so int16-clipped volumes (values at 32767) cannot overflow. ``max``: (X - background) / its max.
+    The brain is ``brain`` (a bool mask the user gave) or every voxel unlike the background
+    (:func:`background_value`), so a volume another pipeline already normalised (float, background not 0) gets
+    the same brain mask as its raw original; that case is reported on stderr, and so is a derived brain that
+    fills most of the volume (not skull-stripped, or a background that is not one value: give a mask).
+    ``zscore``: mean 0, sd 1 over brain voxels, 0 elsewhere. Statistics are taken in float64 so int16-clipped
+    volumes (values at 32767) cannot overflow. ``max``: (X - background) / its max over the brain, 0 elsewhere.
     """
     background = background_value(vol)
-    mask = vol != background
+    mask = vol != background if brain is None else brain
     if not mask.any():
         value = "zero" if background == 0 else f"{background:g}"
         raise DataError(f"{source}: all voxels are {value}, cannot normalise")
+    if brain is None:
+        _warn_unlike_brats(mask, background, source)
+    if method == "max":
+        shifted = np.where(mask, vol - background, 0)
+        return (shifted / float(np.abs(shifted).max() or 1.0)).astype(np.float32)
+    voxels = vol[mask].astype(np.float64)
+    std = voxels.std()
+    out = np.zeros_like(vol, dtype=np.float32)
+    out[mask] = (voxels - voxels.mean()) / (std if std > 0 else 1.0)
+    return out
+
+
+# a skull-stripped BraTS brain fills 10-25 % of its 240 x 240 x 155 grid; a derived "brain" above this share
+# is most likely head, neck and air (not skull-stripped) or a background that is not one constant value
+BRAIN_SHARE_MAX = 0.6
+
+
+def _warn_unlike_brats(mask: np.ndarray, background: float, source: str) -> None:
+    """Say on stderr when a derived brain mask does not look like a skull-stripped BraTS volume's."""
     if background != 0:
         print(f"warning: {source}: background (the value filling the border) is {background:.4g}, not 0 as in "
               f"BraTS data: the image looks normalised by another pipeline; the brain is taken as the voxels "
               f"unlike it", file=sys.stderr)
-    if method == "max":
-        shifted = np.where(mask, vol - background, 0)
-        return (shifted / float(np.abs(shifted).max() or 1.0)).astype(np.float32)
-    brain = vol[mask].astype(np.float64)
-    std = brain.std()
-    out = np.zeros_like(vol, dtype=np.float32)
-    out[mask] = (brain - brain.mean()) / (std if std > 0 else 1.0)
-    return out
+    share = float(mask.mean())
+    if share > BRAIN_SHARE_MAX:
+        print(f"warning: {source}: {share:.0%} of the volume is taken as brain (a skull-stripped BraTS brain fills "
+              f"10-25 %): the image is not skull-stripped or its background is not one constant value; the model "
+              f"was trained on skull-stripped brains: give a brain mask (predict --brain-mask FILE)", file=sys.stderr)
 
 
 def _grow(lo: int, hi: int, limit: int, multiple: int) -> tuple[int, int]:
@@ -159,8 +177,9 @@ def slice_range(depth: int, cfg: DataConfig, grid: Optional[tuple[int, ...]] = N
 def preprocess_case(case: Case, cfg: DataConfig, with_seg: bool = True, multiple: int = DEFAULT_MULTIPLE) -> Prepared:
     """Read, normalise, slice, crop and resize one case into model space (box sides a multiple of ``multiple``)."""
     raw = read_modalities(case, cfg.modalities, cfg.nonfinite)  # (C, X, Y, Z)
+    brain = read_brain(case, cfg.modalities[0])
     for c, name in enumerate(cfg.modalities):
-        raw[c] = normalise(raw[c], cfg.normalize, str(case.images[name].path))
+        raw[c] = normalise(raw[c], cfg.normalize, str(case.images[name].path), brain)
     s0, s1 = slice_range(raw.shape[3], cfg, raw.shape[1:])
     box = plane_box(raw, cfg.mode, multiple)
     size = target_size(box, cfg)

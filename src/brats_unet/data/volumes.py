@@ -97,6 +97,27 @@ def read_modalities(case: Case, names: tuple[str, ...], nonfinite: str = "error"
     return np.stack(vols)
 
 
+def read_brain(case: Case, like: str) -> np.ndarray | None:
+    """The user's brain mask of ``case`` as bool (X, Y, Z) (non-zero = brain), checked against the grid of its
+    modality ``like``; None when the case has none."""
+    if case.brain is None:
+        return None
+    ref = modality_source(case, like)
+    mask = read_array(case.brain)
+    shape = open_image(ref).shape[:3]
+    if mask.shape != tuple(shape):
+        raise DataError(f"{case.brain.path}: brain mask shape {mask.shape} differs from {ref.path.name} "
+                        f"{tuple(shape)}; give the mask on the images' grid")
+    diff = float(np.abs(open_image(case.brain).affine - open_image(ref).affine).max())
+    if diff > AFFINE_TOL:
+        raise DataError(f"{case.brain.path}: affine differs from {ref.path.name} by {diff:.3g} mm (> {AFFINE_TOL}); "
+                        "give the mask on the images' grid (resample it first)")
+    brain = np.asarray(mask) != 0
+    if not brain.any():
+        raise DataError(f"{case.brain.path}: the brain mask is empty (no non-zero voxel)")
+    return brain
+
+
 def read_seg(case: Case, scheme: LabelScheme | None = None) -> np.ndarray | None:
     """The segmentation in internal codes (uint8, (X, Y, Z)), or None when the case has none."""
     if case.seg is None:
