@@ -3,7 +3,7 @@
 * ``train``: bare training steps of a recipe's network (channels_last, batch 16, its loss, Adam, in the precision
   ``auto`` resolves to on this CPU: bf16 where it is native, else fp32) timed against the convolution roofline
   measured in the same run and precision (for the recommended recipe also with other norms, ReLU and base
-  width 16, to show what its instance norm, leaky ReLU and width cost), then ``torch.profiler`` self CPU
+  width 32, to show what its instance norm, leaky ReLU and width cost), then ``torch.profiler`` self CPU
   time grouped into convolutions (forward and backward) and everything else, the largest operators listed;
 * ``predict``: one `predict` of a real case as a fresh process, split into interpreter start, imports,
   model load, read + preprocess, network, back to the original grid + decode, write, each with the
@@ -85,7 +85,8 @@ def profile_predict(recipe: str) -> None:
 
 def recipe_step(recipe: str, overrides: tuple[str, ...] = (), precision: str = "bf16"):
     """(one training step of ``recipe`` on a random batch of 16 at its input size, slices per call, training
-    FLOPs per slice): the paper's 2 x 128² with CE, or the recommended 4-channel median brain box with its loss."""
+    FLOPs per slice): the paper's 2 x 128² with CE, or the recommended 4-channel training window (the median
+    brain box for a recipe without ``data.window``) with its loss."""
     import torch
 
     from brats_unet.config import load_config
@@ -94,7 +95,10 @@ def recipe_step(recipe: str, overrides: tuple[str, ...] = (), precision: str = "
     from brats_unet.models import build_model
 
     cfg = load_config(REPO / "configs" / f"{recipe}.yaml", overrides=list(overrides))
-    h, w = tuple(cfg.data.size) if cfg.data.mode == "resize" else RECOMMENDED_BOX
+    if cfg.data.mode == "resize":
+        h, w = cfg.data.size, cfg.data.size
+    else:  # training windows where the recipe has them, else whole brain boxes (padded per batch)
+        h, w = cfg.data.window or RECOMMENDED_BOX
     mf = memory_format(2, True)
     net = build_model(cfg.model, cfg.in_channels, cfg.num_classes).to(memory_format=mf).train()
     opt, loss_fn = torch.optim.Adam(net.parameters(), 1e-3), build_loss(cfg.loss)
@@ -131,7 +135,7 @@ def profile_train(steps: int, recipe: str) -> None:
           f"batch 16; conv roofline {roof:.0f} GFLOP/s in {precision} (measured now)\n")
     print("| variant | slices/s | GFLOP per slice | GFLOP/s | share of roofline |\n|---|---|---|---|---|")
     variants = [()] if recipe == "paper" else [(), ("model.norm=batch",), ("model.norm=group",),
-                                                 ("model.activation=relu",), ("model.base_features=16",)]
+                                                 ("model.activation=relu",), ("model.base_features=32",)]
     for overrides in variants:
         step, batch, gflop = recipe_step(recipe, overrides, precision)
         rate = batch / best_of(step, repeat=steps, warmup=2)

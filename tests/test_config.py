@@ -1,5 +1,6 @@
 import dataclasses
 import re
+from pathlib import Path
 
 import pytest
 
@@ -62,8 +63,6 @@ def test_loss_subkey_after_short_form_in_a_file(tmp_path):
 
 
 def test_paper_yaml_equals_the_defaults():
-    from pathlib import Path
-
     paper = load_config(Path(__file__).resolve().parents[1] / "configs" / "paper.yaml")
     assert paper == load_config()
 
@@ -103,3 +102,19 @@ def test_short_loss_forms_are_normalised_once_and_keep_the_section():
     assert cfg.loss.terms == {"dice": 1.0} and cfg.loss.mode == "regions"
     cfg = load_config(overrides=["loss={dice: 1, ce: 2}", "loss.mode=regions"])
     assert cfg.loss.terms == {"dice": 1.0, "ce": 2.0} and cfg.loss.mode == "regions"
+
+
+CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_every_shipped_config_loads_and_survives_a_round_trip(path):
+    cfg = load_config(path)
+    assert from_dict(to_dict(cfg)) == cfg
+
+
+def test_the_two_modality_recipe_is_the_recommended_one_on_flair_and_t1ce():
+    shipped = {p.stem: load_config(p) for p in CONFIGS}
+    four, two = shipped["recommended"], shipped["recommended-2mod"]
+    assert two.data.modalities == ("flair", "t1ce") and len(four.data.modalities) == 4
+    assert dataclasses.replace(two, data=dataclasses.replace(two.data, modalities=four.data.modalities)) == four
