@@ -86,15 +86,21 @@ def read_modalities(case: Case, names: tuple[str, ...], nonfinite: str = "error"
     """Stack modalities as float32, shape (C, X, Y, Z); every one on the first one's grid."""
     sources = [modality_source(case, n) for n in names]
     vols = [finite_image(read_array(s), s, nonfinite) for s in sources]
-    ref, ref_affine = sources[0], open_image(sources[0]).affine
     for source, vol in zip(sources[1:], vols[1:]):
-        if vol.shape != vols[0].shape:
-            raise DataError(f"{source.path}: shape {vol.shape} differs from {ref.path.name} {vols[0].shape}")
-        diff = float(np.abs(open_image(source).affine - ref_affine).max())
-        if diff > AFFINE_TOL:
-            raise DataError(f"{source.path}: affine differs from {ref.path.name} by {diff:.3g} mm (> {AFFINE_TOL}); "
-                            "the modalities must be co-registered on one grid (resample it first)")
+        check_grid(source, vol.shape, sources[0],
+                   "the modalities must be co-registered on one grid (resample it first)")
     return np.stack(vols)
+
+
+def check_grid(source: Source, shape: tuple[int, ...], ref: Source, fix: str) -> None:
+    """DataError naming ``source`` and ``fix`` unless its voxel array (``shape``) and affine match ``ref``'s grid."""
+    ref_img = open_image(ref)
+    if tuple(shape) != tuple(ref_img.shape[:3]):
+        raise DataError(f"{source.path}: shape {tuple(shape)} differs from {ref.path.name} {tuple(ref_img.shape[:3])}; "
+                        f"{fix}")
+    diff = float(np.abs(open_image(source).affine - ref_img.affine).max())
+    if diff > AFFINE_TOL:
+        raise DataError(f"{source.path}: affine differs from {ref.path.name} by {diff:.3g} mm (> {AFFINE_TOL}); {fix}")
 
 
 def read_brain(case: Case, like: str) -> np.ndarray | None:
@@ -102,17 +108,10 @@ def read_brain(case: Case, like: str) -> np.ndarray | None:
     modality ``like``; None when the case has none."""
     if case.brain is None:
         return None
-    ref = modality_source(case, like)
     mask = read_array(case.brain)
-    shape = open_image(ref).shape[:3]
-    if mask.shape != tuple(shape):
-        raise DataError(f"{case.brain.path}: brain mask shape {mask.shape} differs from {ref.path.name} "
-                        f"{tuple(shape)}; give the mask on the images' grid")
-    diff = float(np.abs(open_image(case.brain).affine - open_image(ref).affine).max())
-    if diff > AFFINE_TOL:
-        raise DataError(f"{case.brain.path}: affine differs from {ref.path.name} by {diff:.3g} mm (> {AFFINE_TOL}); "
-                        "give the mask on the images' grid (resample it first)")
-    brain = np.asarray(mask) != 0
+    check_grid(case.brain, mask.shape, modality_source(case, like), "give the brain mask on the images' grid "
+               "(resample it first)")
+    brain = mask != 0
     if not brain.any():
         raise DataError(f"{case.brain.path}: the brain mask is empty (no non-zero voxel)")
     return brain
