@@ -20,6 +20,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from common import usage
+
 HERE = Path(__file__).resolve().parent
 BIG = str(1 << 34)  # 16 GiB: "never trim"
 SETTINGS = {
@@ -60,4 +62,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    usage(__doc__)
     main()

@@ -15,7 +15,7 @@ from brats_unet.config import DataConfig
 from brats_unet.data.augment import augment_batch
 from brats_unet.data.cache import prepare_cache
 from brats_unet.data.datasets import SliceDataset, collate_pad
-from common import require_sample
+from common import require_sample, usage
 
 TARGET = 2000.0
 
@@ -46,4 +46,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    usage(__doc__)
     main()

@@ -15,6 +15,7 @@ from brats_unet.config import load_config
 from brats_unet.device import autocast, memory_format
 from brats_unet.losses import build_loss
 from brats_unet.models import ARCHITECTURES, build_model
+from common import usage
 
 SHAPES = {2: (32, 4, 240, 240), 3: (2, 4, 128, 128, 128)}  # native BraTS slices; nnU-Net's 3D patch size
 
@@ -65,4 +66,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    usage(__doc__)
     main()

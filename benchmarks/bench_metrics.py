@@ -14,7 +14,7 @@ from brats_unet.data.discovery import discover_cases
 from brats_unet.data.volumes import read_seg
 from brats_unet.metrics import surface
 from brats_unet.metrics.regions import score_case
-from common import best_of, require_sample
+from common import best_of, require_sample, usage
 
 
 def main() -> None:
@@ -39,4 +39,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    usage(__doc__)
     main()

@@ -7,15 +7,13 @@ Run: .venv/bin/python benchmarks/bench_models.py [--skip-3d]
 
 from __future__ import annotations
 
-import sys
-
 import torch
 from torch import nn
 
 from brats_unet.config import load_config
 from brats_unet.device import autocast, cpu_has_fast_bf16, memory_format
 from brats_unet.models import ARCHITECTURES, build_model
-from common import best_of, machine
+from common import best_of, machine, usage
 
 
 def forward_flops(model: nn.Module, x: torch.Tensor) -> float:
@@ -72,4 +70,4 @@ def main(skip_3d: bool) -> None:
 
 
 if __name__ == "__main__":
-    main("--skip-3d" in sys.argv)
+    main(usage(__doc__, ("--skip-3d",)).skip_3d)

@@ -22,7 +22,7 @@ from brats_unet.device import autocast, resolve_precision
 from brats_unet.infer.engine import OrtModel
 from brats_unet.infer.export import export_run
 from brats_unet.infer.predict import load_run
-from common import best_of, machine
+from common import best_of, machine, usage
 
 SLICES, BATCH = 145, 16
 
@@ -62,4 +62,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    usage(__doc__)
     main()

@@ -27,7 +27,7 @@ from brats_unet.device import resolve_precision
 from brats_unet.infer.inferer import case_logits, to_labels
 from brats_unet.infer.predict import labels_in_original, load_run, write_seg
 from brats_unet.models import build_model
-from common import REPO, machine, require_sample
+from common import REPO, machine, require_sample, usage
 
 RECIPES = {"paper": REPO / "configs" / "paper.yaml", "recommended": REPO / "configs" / "recommended.yaml"}
 CASE = "Brats18_TCIA02_135_1"
@@ -147,4 +147,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    usage(__doc__)
     main()

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = Path(os.environ.get("BRATS_SAMPLE", REPO.parent / "shared" / "data" / "brats2018-sample"))
+
+
+def usage(doc: str | None, flags: tuple[str, ...] = ()) -> argparse.Namespace:
+    """Parse a script's command line: ``--help`` prints ``doc`` and exits before any timing starts, and an
+    unknown argument is refused, instead of a long benchmark run that ignores it (and steals the CPU from a
+    timed job)."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    for flag in flags:
+        parser.add_argument(flag, action="store_true")
+    return parser.parse_args()
 
 
 def best_of(fn, repeat: int = 3, warmup: int = 1) -> float:
