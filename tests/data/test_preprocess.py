@@ -130,3 +130,28 @@ def test_a_case_built_twice_keeps_the_first(sample_dir, tmp_path):
     assert build_case(case, cfg, tmp_path) == case.case_id
     assert (tmp_path / case.case_id / "meta.json").stat().st_mtime_ns == first
     assert [p.name for p in tmp_path.iterdir()] == [case.case_id]  # the loser's temporary folder is gone
+
+
+@pytest.mark.parametrize("change", ["affine", "shape"])
+def test_a_segmentation_off_the_images_grid_is_refused(sample_dir, tmp_path, change):
+    """A real case whose label map lies on another grid: training (preprocess) and scoring (read_seg) both
+    refuse it, naming the file; before, a flipped or shifted map of the right shape was used voxel by voxel."""
+    import nibabel as nib
+
+    from brats_unet.errors import DataError
+
+    case = discover_cases(sample_dir)[0]
+    img = nib.load(case.seg.path)
+    labels = np.asarray(img.dataobj)
+    affine = img.affine.copy()
+    if change == "affine":
+        affine[0, 0] = -affine[0, 0]  # a left-right flipped orientation, same voxel array shape
+    else:
+        labels = labels[:, :, :-1]
+    path = tmp_path / "seg.nii.gz"
+    nib.save(nib.Nifti1Image(labels, affine), str(path))
+    moved = dataclasses.replace(case, seg=dataclasses.replace(case.seg, path=path))
+    assert read_seg(case) is not None  # the sample's own label map is on its grid
+    for call in (lambda: read_seg(moved), lambda: preprocess_case(moved, DataConfig())):
+        with pytest.raises(DataError, match=f"seg.nii.gz: {change}.*resample"):
+            call()

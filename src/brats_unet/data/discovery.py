@@ -52,9 +52,14 @@ class Case:
     @property
     def reference(self) -> Path:
         """A file whose geometry (shape, affine, header) predictions must copy."""
+        return self.reference_source.path
+
+    @property
+    def reference_source(self) -> Source:
+        """The image behind :attr:`reference`."""
         for name in REFERENCE_ORDER:
             if name in self.images:
-                return self.images[name].path
+                return self.images[name]
         raise DataError(f"case {self.case_id}: no image found")
 
 

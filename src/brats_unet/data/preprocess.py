@@ -185,20 +185,17 @@ def preprocess_case(case: Case, cfg: DataConfig, with_seg: bool = True, multiple
     size = target_size(box, cfg)
     img = crop_plane(np.moveaxis(raw[..., s0:s1], 3, 1), box)  # (C, S, h, w)
     image = resize_plane(torch.from_numpy(np.ascontiguousarray(img)).transpose(0, 1), size).transpose(0, 1)
-    seg = _prepare_seg(case, cfg, raw.shape[1:], (s0, s1), box, size) if with_seg else None
+    seg = _prepare_seg(case, cfg, (s0, s1), box, size) if with_seg else None
     meta = _meta(case, cfg, raw.shape[1:], (s0, s1), box, size, seg)
     return Prepared(image.numpy().astype(np.float16), seg, meta)
 
 
-def _prepare_seg(case: Case, cfg: DataConfig, shape: tuple[int, ...], rng: tuple[int, int], box: Box,
-                 size: tuple[int, int]) -> np.ndarray | None:
+def _prepare_seg(case: Case, cfg: DataConfig, rng: tuple[int, int], box: Box, size: tuple[int, int]
+                 ) -> np.ndarray | None:
     scheme = None if cfg.labels == "auto" else get_scheme(cfg.labels)
-    seg = read_seg(case, scheme)
+    seg = read_seg(case, scheme, like=cfg.modalities[0])  # on the images' grid, or DataError
     if seg is None:
         return None
-    if seg.shape != tuple(shape):
-        assert case.seg is not None
-        raise DataError(f"{case.seg.path}: shape {seg.shape} differs from the images' {tuple(shape)}")
     seg = crop_plane(np.moveaxis(seg[..., rng[0] : rng[1]], 2, 0), box)  # (S, h, w)
     return resize_plane(torch.from_numpy(np.ascontiguousarray(seg))[:, None], size, labels=True)[:, 0].numpy()
 

@@ -117,9 +117,14 @@ def read_brain(case: Case, like: str) -> np.ndarray | None:
     return brain
 
 
-def read_seg(case: Case, scheme: LabelScheme | None = None) -> np.ndarray | None:
-    """The segmentation in internal codes (uint8, (X, Y, Z)), or None when the case has none."""
+def read_seg(case: Case, scheme: LabelScheme | None = None, like: str | None = None) -> np.ndarray | None:
+    """The segmentation in internal codes (uint8, (X, Y, Z)), or None when the case has none; checked against
+    the grid of its modality ``like`` (default: the image predictions copy), as a label map on another grid
+    would be scored or trained on voxel by voxel all the same."""
     if case.seg is None:
         return None
     raw = read_array(case.seg)
+    ref = case.reference_source if like is None else modality_source(case, like)
+    check_grid(case.seg, raw.shape, ref, "give the segmentation on the images' grid (resample it with "
+               "nearest-neighbour interpolation first)")
     return (scheme or case.scheme).to_internal(raw, str(case.seg.path))
