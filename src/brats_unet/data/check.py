@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..brats import AFFINE_TOL, MODALITIES, LabelScheme, get_scheme
+from ..brats import MODALITIES, LabelScheme, get_scheme
 from ..errors import DataError
 from .discovery import Case, Source, scan_cases
-from .volumes import open_image, read_array
+from .volumes import grid_problem, open_image, read_array
 
 
 def _check_volume(source: Source, kind: str, scheme: LabelScheme) -> tuple[list[str], tuple | None, np.ndarray | None]:
@@ -51,15 +51,9 @@ def _geometry_problems(geometry: dict[str, tuple]) -> list[str]:
     """Shape and affine disagreements against the first readable volume."""
     if not geometry:
         return []
-    ref_source, ref_shape, ref_affine = next(iter(geometry.values()))
-    problems = []
-    for source, shape, affine in list(geometry.values())[1:]:
-        if shape != ref_shape:
-            problems.append(f"{source.path}: shape {shape} differs from {ref_source.path.name} {ref_shape}")
-        elif np.abs(affine - ref_affine).max() > AFFINE_TOL:
-            diff = float(np.abs(affine - ref_affine).max())
-            problems.append(f"{source.path}: affine differs from {ref_source.path.name} by {diff:.3g} (> {AFFINE_TOL})")
-    return problems
+    ref = next(iter(geometry.values()))
+    found = (grid_problem(source, shape, affine, *ref) for source, shape, affine in list(geometry.values())[1:])
+    return [problem for problem in found if problem is not None]
 
 
 def check_dataset(root: str | Path, scheme_name: str = "auto", workers: int = 2) -> tuple[int, list[str]]:

@@ -92,15 +92,23 @@ def read_modalities(case: Case, names: tuple[str, ...], nonfinite: str = "error"
     return np.stack(vols)
 
 
+def grid_problem(source: Source, shape: tuple[int, ...], affine: np.ndarray, ref: Source,
+                 ref_shape: tuple[int, ...], ref_affine: np.ndarray) -> str | None:
+    """Why ``source`` (voxel array ``shape``, ``affine``) is not on ``ref``'s grid, naming both; None if it is."""
+    if tuple(shape) != tuple(ref_shape):
+        return f"{source.path}: shape {tuple(shape)} differs from {ref.path.name} {tuple(ref_shape)}"
+    diff = float(np.abs(affine - ref_affine).max())
+    if diff > AFFINE_TOL:
+        return f"{source.path}: affine differs from {ref.path.name} by {diff:.3g} mm (> {AFFINE_TOL})"
+    return None
+
+
 def check_grid(source: Source, shape: tuple[int, ...], ref: Source, fix: str) -> None:
     """DataError naming ``source`` and ``fix`` unless its voxel array (``shape``) and affine match ``ref``'s grid."""
     ref_img = open_image(ref)
-    if tuple(shape) != tuple(ref_img.shape[:3]):
-        raise DataError(f"{source.path}: shape {tuple(shape)} differs from {ref.path.name} {tuple(ref_img.shape[:3])}; "
-                        f"{fix}")
-    diff = float(np.abs(open_image(source).affine - ref_img.affine).max())
-    if diff > AFFINE_TOL:
-        raise DataError(f"{source.path}: affine differs from {ref.path.name} by {diff:.3g} mm (> {AFFINE_TOL}); {fix}")
+    problem = grid_problem(source, shape, open_image(source).affine, ref, ref_img.shape[:3], ref_img.affine)
+    if problem is not None:
+        raise DataError(f"{problem}; {fix}")
 
 
 def read_brain(case: Case, like: str) -> np.ndarray | None:
