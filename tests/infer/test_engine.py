@@ -47,17 +47,21 @@ def test_auto_runs_onnxruntime_only_for_fp32_on_the_cpu(exported):
         choose_engine("onnxruntime", exported, best, torch.device("cuda"), "bf16")
 
 
-def test_onnxruntime_masks_match_pytorch_on_a_real_case(exported, sample_dir, run_cli, tmp_path):
+def test_onnxruntime_masks_match_pytorch_on_a_real_case(exported, sample_dir, run_cli, tmp_path, monkeypatch):
     case = sample_dir / CASE
+    # PyTorch in fp32 like the graph (as on a CPU without native bf16, where `auto` picks ONNX Runtime): this
+    # test is about the engine, not about bf16, which moves the boundary of this briefly trained run's tumour
+    # by a few percent of its voxels (tests/infer/test_inferer.py compares bf16 with fp32 on a longer-trained run)
+    monkeypatch.setattr("brats_unet.device.cpu_has_fast_bf16", lambda: False)
     for engine in ("torch", "onnxruntime"):
         result = run_cli("predict", exported, case, "--out", tmp_path / engine, "--quiet", "--set",
                          f"eval.engine={engine}")
         assert result.code == 0, result.err
     assert bu.load_run(exported, device="cpu", overrides=["eval.engine=onnxruntime"]).engine == "onnxruntime"
     a, b = _mask(tmp_path / "torch"), _mask(tmp_path / "onnxruntime")
-    assert (a == b).mean() > 0.999  # fp32 graph vs PyTorch (bf16 where the CPU has it): a few boundary voxels
-    if (a > 0).sum() > 100:
-        assert 2 * ((a > 0) & (b > 0)).sum() / ((a > 0).sum() + (b > 0).sum()) >= 0.99
+    assert (a == b).mean() > 0.9999  # the same fp32 arithmetic up to kernel order: a few boundary voxels at most
+    assert (a > 0).sum() > 100  # the run finds tumour in this case, so the agreement means something
+    assert 2 * ((a > 0) & (b > 0)).sum() / ((a > 0).sum() + (b > 0).sum()) >= 0.99
 
 
 def test_a_stale_export_is_never_used(exported, tmp_path, sample_dir, run_cli):
