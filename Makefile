@@ -38,6 +38,7 @@ bench: setup
 	$(BIN)/python benchmarks/bench_metrics.py
 	$(BIN)/python benchmarks/bench_predict.py
 	$(BIN)/python benchmarks/bench_train.py
+	$(BIN)/python benchmarks/bench_norm.py
 	$(BIN)/python benchmarks/bench_alloc.py
 	$(BIN)/python benchmarks/profile_where.py train
 	$(BIN)/python benchmarks/profile_where.py train --recipe recommended

@@ -110,6 +110,32 @@ def test_every_2d_architecture_exports_a_graph_that_agrees(arch, tmp_path):
     assert path.is_file() and json.loads((tmp_path / "model.onnx.json").read_text())["outputs"] == ["WT", "TC", "ET"]
 
 
+def test_predict_runs_instance_norm_as_group_norm_on_the_cpu_and_export_keeps_it(tmp_path, monkeypatch):
+    """On the CPU predict runs the faster GroupNorm(C, C) in place of InstanceNorm2d; `brats-unet export` writes
+    the network as trained (ONNX Runtime ran the InstanceNorm graph faster: benchmarks/RESULTS.md)."""
+    pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
+    from brats_unet.cli import main
+    from brats_unet.infer import export
+
+    run = _random_run(tmp_path / "run", ["model.base_features=4", "model.depth=3", "model.norm=instance"])
+    norms = (torch.nn.InstanceNorm2d, torch.nn.GroupNorm)
+
+    def kinds(model):
+        return {type(m) for m in model.modules() if type(m) in norms}
+
+    assert kinds(bu.load_run(run, device="cpu").model) == {torch.nn.GroupNorm}
+    assert kinds(bu.load_run(run, device="cpu", as_trained=True).model) == {torch.nn.InstanceNorm2d}
+    exported, original = [], export.export_run
+
+    def spy(run, *args, **kwargs):
+        exported.append(kinds(run.model))
+        return original(run, *args, **kwargs)
+
+    monkeypatch.setattr(export, "export_run", spy)
+    assert main(["export", str(run), "--format", "onnx"]) == 0
+    assert exported == [{torch.nn.InstanceNorm2d}] and (run / "model.onnx").is_file()
+
+
 def test_a_graph_that_disagrees_with_pytorch_is_not_written(tmp_path, monkeypatch):
     pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
     import copy

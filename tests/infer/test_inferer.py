@@ -161,12 +161,19 @@ def test_predict_path_agrees_with_a_plain_fp32_path_on_a_real_case(tumour_run, s
     from brats_unet.data.preprocess import preprocess_case, to_original
     from brats_unet.device import cpu_has_fast_bf16
     from brats_unet.infer.predict import load_run, segment
+    from brats_unet.models import build_model
+    from brats_unet.runs.checkpoint import load_checkpoint
 
     run = load_run(tumour_run)
     case = discover_cases(sample_dir)[1]
     fast, _ = segment(run, case, postprocess=False)
     prepared = preprocess_case(case, run.cfg.data, with_seg=False, multiple=run.cfg.model.multiple)
-    model = run.model.float().to(memory_format=torch.contiguous_format)
+    model = build_model(run.cfg.model, run.cfg.in_channels, run.cfg.num_classes).eval()  # the network as trained,
+    model.load_state_dict(load_checkpoint(tumour_run / "best.pt")["model"])  # InstanceNorm2d where predict
+    norms = [type(m) for m in model.modules() if isinstance(m, (torch.nn.InstanceNorm2d, torch.nn.GroupNorm))]
+    assert set(norms) == {torch.nn.InstanceNorm2d}  # runs GroupNorm(C, C)
+    assert [type(m) for m in run.model.modules() if type(m) in (torch.nn.InstanceNorm2d, torch.nn.GroupNorm)] == [
+        torch.nn.GroupNorm] * len(norms)
     with torch.no_grad():
         x = torch.from_numpy(prepared.image.astype(np.float32)).transpose(0, 1)
         logits = torch.cat([model(x[i : i + 8]) for i in range(0, len(x), 8)]).transpose(0, 1)
@@ -174,6 +181,6 @@ def test_predict_path_agrees_with_a_plain_fp32_path_on_a_real_case(tumour_run, s
     assert run.precision == ("bf16" if cpu_has_fast_bf16() else "fp32")
     dice = {}
     for name, a, b in zip(("WT", "TC", "ET"), to_regions(fast, axis=0), to_regions(slow, axis=0)):
-        dice[name] = (2 * (a & b).sum() / (a.sum() + b.sum()), int(b.sum()))
+        dice[name] = (2 * (a & b).sum() / max(1, a.sum() + b.sum()), int(b.sum()))
     assert dice["WT"][1] > 10_000  # the model finds tumour in this case, so the agreement means something
     assert dice["WT"][0] >= 0.99, dice

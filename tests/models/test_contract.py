@@ -1,5 +1,6 @@
 """Contract tests over every registry entry x spatial_dims x a sample of option combinations."""
 
+import copy
 import io
 import itertools
 
@@ -9,7 +10,7 @@ from torch import nn
 
 from brats_unet.config import load_config
 from brats_unet.errors import ConfigError
-from brats_unet.models import ARCHITECTURES, build_model
+from brats_unet.models import ARCHITECTURES, build_model, instance_norm_as_group_norm
 from brats_unet.models.blocks import AttentionGate, ResidualBlock
 
 OPTIONS = [
@@ -74,6 +75,29 @@ def test_options_change_the_module_tree():
     assert nn.ConvTranspose2d in _types(_model("unet", 2, {"model.upsample": "transpose"}))
     assert ResidualBlock in _types(_model("residual_unet", 2, {})) and ResidualBlock not in base
     assert AttentionGate in _types(_model("attention_unet", 3, {})) and AttentionGate not in base
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_instance_norm_as_group_norm_computes_the_same(arch):
+    """predict swaps InstanceNorm2d for GroupNorm(C, C) on the CPU (faster, same arithmetic): same outputs in
+    eval and training mode, same state-dict keys; 3D instance norm and other norms are left alone."""
+    torch.manual_seed(0)
+    model = _model(arch, 2, {"model.norm": "instance", "model.dropout": 0.0})
+    for m in model.modules():
+        if isinstance(m, nn.InstanceNorm2d):
+            nn.init.uniform_(m.weight, 0.5, 2.0), nn.init.uniform_(m.bias, -0.5, 0.5)
+    fast = copy.deepcopy(model)
+    count = sum(isinstance(m, nn.InstanceNorm2d) for m in model.modules())
+    assert instance_norm_as_group_norm(fast) == count > 0
+    assert not any(isinstance(m, nn.InstanceNorm2d) for m in fast.modules())
+    assert fast.state_dict().keys() == model.state_dict().keys()
+    x = _input(2) * 3 + 1
+    for train in (False, True):
+        model.train(train), fast.train(train)
+        with torch.no_grad():  # fp32 rounding only (the two sum in another order)
+            assert torch.allclose(fast(x), model(x), atol=1e-4, rtol=1e-4)
+    assert instance_norm_as_group_norm(_model(arch, 3, {"model.norm": "instance"})) == 0
+    assert instance_norm_as_group_norm(_model(arch, 2, {"model.norm": "batch"})) == 0
 
 
 def _dropouts(model):

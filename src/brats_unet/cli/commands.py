@@ -168,7 +168,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from ..infer.export import default_out, export_run
     from ..infer.predict import load_run
 
-    run = load_run(args.run, args.checkpoint, "cpu", ["eval.engine=torch"])
+    run = load_run(args.run, args.checkpoint, "cpu", ["eval.engine=torch"], as_trained=True)
     source = Path(args.run) / f"{args.checkpoint}.pt"  # named in the card (not for a packed run: no file)
     out = export_run(run, default_out(Path(args.run), args.format, args.out), args.format,
                      checkpoint=source if source.is_file() else None)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from ..config import ModelConfig
 from ..errors import look_up
-from .registry import ACTIVATIONS, ARCHITECTURES, NORMS
+from .registry import ACTIVATIONS, ARCHITECTURES, NORMS, instance_norm_as_group_norm
 from .unet import UNet
 
-__all__ = ["build_model", "UNet", "ARCHITECTURES", "ACTIVATIONS", "NORMS"]
+__all__ = ["build_model", "instance_norm_as_group_norm", "UNet", "ARCHITECTURES", "ACTIVATIONS", "NORMS"]
 
 
 def build_model(cfg: ModelConfig, in_channels: int, num_classes: int) -> UNet:

@@ -21,6 +21,27 @@ def _norm_instance(dims: int, ch: int) -> nn.Module:
     return (nn.InstanceNorm2d if dims == 2 else nn.InstanceNorm3d)(ch, affine=True)
 
 
+def instance_norm_as_group_norm(model: nn.Module) -> int:
+    """Replace, in place, every 2D ``InstanceNorm2d(C, affine=True)`` of ``model`` by ``GroupNorm(C, C)`` with
+    its weights, for inference on the CPU; returns how many were replaced.
+
+    The two compute the same normalisation (one channel per group, statistics over H x W, eps 1e-5) and have
+    the same parameters. PyTorch's InstanceNorm runs batch norm over a reshaped copy and hands back a layout
+    the next channels-last convolution must reorder; GroupNorm keeps it: the recommended network infers 1.23x
+    faster in bf16 (Zen 5) and 1.48x in fp32 (Zen 3). Training keeps InstanceNorm2d, whose backward pass was
+    the faster one in bf16 (GroupNorm's step 0.74x; ``benchmarks/bench_norm.py``).
+    """
+    swapped = 0
+    for name, module in list(model.named_modules()):
+        if type(module) is nn.InstanceNorm2d and module.affine and not module.track_running_stats:
+            norm = nn.GroupNorm(module.num_features, module.num_features, eps=module.eps)
+            norm.load_state_dict(module.state_dict())
+            parent, _, leaf = name.rpartition(".")
+            setattr(model.get_submodule(parent), leaf, norm.to(module.weight.device).train(module.training))
+            swapped += 1
+    return swapped
+
+
 def _norm_group(dims: int, ch: int) -> nn.Module:
     return nn.GroupNorm(min(8, ch), ch)
 
