@@ -22,7 +22,7 @@ from brats_unet.device import autocast, keep_freed_memory, memory_format, resolv
 from brats_unet.losses import build_loss
 from brats_unet.models import build_model, instance_norm_as_group_norm
 from common import REPO, best_of, machine, usage
-from profile_where import RECOMMENDED_BOX
+from profile_where import RECOMMENDED_BOX, training_step
 
 ROUNDS, BATCH = 3, 16
 
@@ -42,16 +42,7 @@ def train_step(net: nn.Module, precision: str, shape: tuple[int, int]):
     opt, loss_fn = torch.optim.Adam(net.parameters(), 1e-3), build_loss(cfg.loss)
     x = torch.randn(BATCH, cfg.in_channels, *shape).contiguous(memory_format=mf)
     y = torch.randint(0, 4, (BATCH, *shape))
-
-    def step():
-        with autocast(torch.device("cpu"), precision):
-            out = net(x)
-        loss = loss_fn(out, y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-
-    return step
+    return training_step(net, opt, loss_fn, x, y, precision)
 
 
 def infer_step(net: nn.Module, precision: str, shape: tuple[int, int]):

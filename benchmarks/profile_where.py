@@ -83,6 +83,23 @@ def profile_predict(recipe: str) -> None:
         print(f"| {name} | {float(sec):.2f} | {float(sec) / wall:.0%} | {float(rss):.2f} |")
 
 
+def training_step(net, opt, loss_fn, x, y, precision: str):
+    """A closure running one optimisation step of ``net`` on the batch ``x``, ``y`` under autocast."""
+    import torch
+
+    from brats_unet.device import autocast
+
+    def step():
+        with autocast(torch.device("cpu"), precision):
+            out = net(x)
+        loss = loss_fn(out, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    return step
+
+
 def recipe_step(recipe: str, overrides: tuple[str, ...] = (), precision: str = "bf16"):
     """(one training step of ``recipe`` on a random batch of 16 at its input size, slices per call, training
     FLOPs per slice): the paper's 2 x 128² with CE, or the recommended 4-channel training window (the median
@@ -90,7 +107,7 @@ def recipe_step(recipe: str, overrides: tuple[str, ...] = (), precision: str = "
     import torch
 
     from brats_unet.config import load_config
-    from brats_unet.device import autocast, memory_format
+    from brats_unet.device import memory_format
     from brats_unet.losses import build_loss
     from brats_unet.models import build_model
 
@@ -104,14 +121,7 @@ def recipe_step(recipe: str, overrides: tuple[str, ...] = (), precision: str = "
     opt, loss_fn = torch.optim.Adam(net.parameters(), 1e-3), build_loss(cfg.loss)
     x = torch.randn(16, cfg.in_channels, h, w).contiguous(memory_format=mf)
     y = torch.randint(0, 4, (16, h, w))
-
-    def step():
-        with autocast(torch.device("cpu"), precision):
-            out = net(x)
-        loss = loss_fn(out, y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+    step = training_step(net, opt, loss_fn, x, y, precision)
 
     from torch.utils.flop_counter import FlopCounterMode
 
