@@ -6,7 +6,9 @@ one budget per fold, either wall-clock (``--minutes``, the brief's 20 minutes on
 else running) or a number of optimisation steps (``--steps``: the steps that recipe completes in 20 minutes
 on those cores, for screening candidates on a faster device). Copies of the weights taken at fractions of
 the budget (``--marks``) and the last weights are scored on the fold's test cases at the original geometry
-(no post-processing, as for every recipe here), so each run also gives a time-to-quality curve.
+(no post-processing, as for every recipe here), so each run also gives a time-to-quality curve. The last
+weights are also scored as ``predict`` would deliver them, post-processed as the product chooses on the
+fold's validation case (``eval.postprocess: auto``), recorded as recipe ``<recipe>-pp``.
 
 Run (from the repository root, nothing else running; resumes: a fold with its per_case.csv is skipped):
   .venv/bin/python benchmarks/cv_recommended.py run --recipe reference --minutes 20 --out runs/cv \
@@ -31,6 +33,7 @@ import torch
 from brats_unet.config import load_config
 from brats_unet.data.discovery import discover_cases
 from brats_unet.evaluation.evaluate import brats_rows, predict_labels, references
+from brats_unet.infer.postprocess import apply, choose, dice_table
 from brats_unet.infer.predict import LoadedRun
 from brats_unet.io import write_csv
 from brats_unet.train.loop import Trainer
@@ -100,11 +103,27 @@ def build(recipe: str, config: str | None, sets: list[str], sample: Path, run_di
     return Trainer(cfg, sample, run_dir, progress=False, on_step=hook)
 
 
+def loaded(trainer: Trainer, weights: dict) -> LoadedRun:
+    trainer.net.load_state_dict(weights)
+    return LoadedRun(trainer.cfg, trainer.net.eval(), trainer.device, trainer.precision)
+
+
 def score(trainer: Trainer, weights: dict, cases: list, refs: dict) -> list[dict]:
     """Per case x region rows of ``weights`` on ``cases``, no post-processing."""
-    trainer.net.load_state_dict(weights)
-    run = LoadedRun(trainer.cfg, trainer.net.eval(), trainer.device, trainer.precision)
+    run = loaded(trainer, weights)
     return brats_rows(run, cases, predict_labels(run, cases), trainer.cfg.eval.convention, refs=refs)
+
+
+def score_postprocessed(trainer: Trainer, weights: dict, cases: list, refs: dict, val: list) -> list[dict]:
+    """Rows as ``score``'s, with the post-processing ``predict`` would apply: the product's choice
+    (``eval.postprocess: auto``: infer/postprocess.py's grid, chosen on the fold's validation case) applied
+    to every test case (``val``: the fold's validation cases). Each row names the choice (``postprocess``)."""
+    run = loaded(trainer, weights)
+    val_labels, val_refs = predict_labels(run, val), references(val)
+    chosen, _, _ = choose({c.case_id: dice_table(val_labels[c.case_id], val_refs[c.case_id]) for c in val})
+    labels = {case_id: apply(lab, chosen) for case_id, lab in predict_labels(run, cases).items()}
+    rows = brats_rows(run, cases, labels, trainer.cfg.eval.convention, refs=refs)
+    return [{**r, "postprocess": chosen.describe()} for r in rows]
 
 
 def run_fold(args: argparse.Namespace, sample: Path, fold: int) -> None:
@@ -133,6 +152,7 @@ def run_fold(args: argparse.Namespace, sample: Path, fold: int) -> None:
     hook.taken[1.0] = ({k: v.detach().to("cpu", copy=True) for k, v in trainer.net.state_dict().items()},
                        hook.done, seconds)
     cases = [c for c in discover_cases(sample) if c.case_id in set(trainer.split["test"])]
+    val = [c for c in discover_cases(sample) if c.case_id in set(trainer.split["val"])]
     refs = references(cases)
     equiv = args.minutes or args.equiv_minutes
     where = machine() if trainer.device.type == "cpu" else torch.cuda.get_device_name(trainer.device)
@@ -141,10 +161,17 @@ def run_fold(args: argparse.Namespace, sample: Path, fold: int) -> None:
         for row in score(trainer, weights, cases, refs):
             rows.append({"recipe": args.recipe, "fold": fold, "mark": mark, "minutes": mark * equiv, "steps": steps,
                          "seconds": round(secs, 1), "device": trainer.device.type, "machine": where, **row})
-    write_csv(rows, folder / "per_case.csv")
-    if record is not None:  # the scores alone, to commit: runs/ holds weights and does not outlive a checkout
-        record.parent.mkdir(parents=True, exist_ok=True)
-        write_csv(rows, record)
+    weights, steps, secs = hook.taken[1.0]
+    post = [{"recipe": f"{args.recipe}-pp", "fold": fold, "mark": 1.0, "minutes": equiv, "steps": steps,
+             "seconds": round(secs, 1), "device": trainer.device.type, "machine": where, **row}
+            for row in score_postprocessed(trainer, weights, cases, refs, val)]
+    print(f"{args.recipe} fold {fold}: post-processing chosen on validation: {post[0]['postprocess']}", flush=True)
+    # the post-processed rows first: a fold counts as done once its (unsuffixed) per_case.csv exists
+    for name, table in ((f"{args.recipe}-pp", post), (args.recipe, rows)):
+        write_csv(table, Path(args.out) / name / f"fold{fold}" / "per_case.csv")
+        if record is not None:  # the scores alone, to commit: runs/ holds weights and does not outlive a checkout
+            (Path(args.record) / name / f"fold{fold}").mkdir(parents=True, exist_ok=True)
+            write_csv(table, Path(args.record) / name / f"fold{fold}" / "per_case.csv")
     last = [r for r in rows if r["mark"] == 1.0]
     dice = {reg: np.mean([r["dice"] for r in last if r["region"] == reg]) for reg in ("WT", "TC", "ET")}
     print(f"{args.recipe} fold {fold}: {hook.done} steps ({hook.done * trainer.cfg.train.batch_size / seconds:.1f}"
