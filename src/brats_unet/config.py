@@ -136,6 +136,9 @@ class EvalConfig:
     # predict's engine: auto = ONNX Runtime where measured faster (fp32 on the CPU) if the run holds an
     # export of its checkpoint (brats-unet export RUN --format onnx), else PyTorch (infer/engine.py)
     engine: Literal["auto", "torch", "onnxruntime"] = "auto"
+    # predict's and evaluate's precision; None: the run's train.precision. fp32 on a bf16 CPU gives the
+    # plain-float answer (bf16 and fp32 masks differ in a few boundary voxels), bf16 the faster one
+    precision: Optional[PrecisionName] = None
 
 
 @dataclass(frozen=True)

@@ -40,8 +40,9 @@ def cpu_has_fast_bf16() -> bool:
         return False
 
 
-def resolve_precision(name: str, device: torch.device) -> str:
-    """Resolve ``auto|fp32|bf16|amp|fp16`` to ``fp32|bf16|fp16`` for a device.
+def resolve_precision(name: str, device: torch.device, key: str = "train.precision") -> str:
+    """Resolve ``auto|fp32|bf16|amp|fp16`` to ``fp32|bf16|fp16`` for a device (``key``: the setting named
+    in errors).
 
     ``fp16`` forces float16 autocast with a gradient scaler (GPUs without bf16, e.g. T4/V100); CUDA only.
     """
@@ -54,7 +55,7 @@ def resolve_precision(name: str, device: torch.device) -> str:
     if device.type == "mps":
         return "fp32"  # autocast on mps is young; fp32 is what works everywhere there
     if name == "fp16":
-        raise ConfigError("train.precision=fp16 needs a CUDA device; on a CPU use auto, bf16 or fp32")
+        raise ConfigError(f"{key}=fp16 needs a CUDA device; on a CPU use auto, bf16 or fp32")
     if name in ("auto", "amp"):
         return "bf16" if cpu_has_fast_bf16() else "fp32"
     return "bf16"

@@ -63,7 +63,8 @@ def load_run(run_dir: str | Path, checkpoint: str = "best", device: str = "auto"
              overrides: Iterable[str] = (), as_trained: bool = False) -> LoadedRun:
     """Load the config and the ``best``/``last`` checkpoint of a run folder (``weights_only=True``).
 
-    ``overrides`` (``eval.*``, ``data.nonfinite``) adjust how the run predicts, e.g. ``eval.tta=true``.
+    ``overrides`` (``eval.*``, ``data.nonfinite``) adjust how the run predicts, e.g. ``eval.tta=true`` or
+    ``eval.precision=fp32`` (the run's ``train.precision`` otherwise).
     On the CPU the network's 2D instance norms run as the equivalent, faster GroupNorm(C, C)
     (:func:`~brats_unet.models.instance_norm_as_group_norm`); ``as_trained=True`` keeps the modules the run
     was trained with (export: ONNX Runtime ran the InstanceNorm graph faster).
@@ -93,7 +94,9 @@ def load_run(run_dir: str | Path, checkpoint: str = "best", device: str = "auto"
     if dev.type == "cpu" and not as_trained:  # the same arithmetic, faster on the CPU (measured there only)
         instance_norm_as_group_norm(model)
     cfg = run_overrides(cfg, overrides)
-    run = LoadedRun(cfg, model, dev, resolve_precision(cfg.train.precision, dev))
+    precision = (resolve_precision(cfg.eval.precision, dev, "eval.precision") if cfg.eval.precision
+                 else resolve_precision(cfg.train.precision, dev))
+    run = LoadedRun(cfg, model, dev, precision)
     onnx, run.engine_note = choose_engine(cfg.eval.engine, run_dir, path, dev, run.precision)
     if onnx is not None:  # the checkpoint was still loaded above: its errors are the same for every engine
         run.model, run.precision, run.engine = OrtModel(onnx), "fp32", "onnxruntime"
