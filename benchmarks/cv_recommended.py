@@ -8,7 +8,9 @@ on those cores, for screening candidates on a faster device). Copies of the weig
 the budget (``--marks``) and the last weights are scored on the fold's test cases at the original geometry
 (no post-processing, as for every recipe here), so each run also gives a time-to-quality curve. The last
 weights are also scored as ``predict`` would deliver them, post-processed as the product chooses on the
-fold's validation case (``eval.postprocess: auto``), recorded as recipe ``<recipe>-pp``.
+fold's validation case (``eval.postprocess: auto``), recorded as recipe ``<recipe>-pp``; ``rescore`` adds
+``<recipe>-tta-pp`` from a finished fold's last.pt (flip TTA, as ``predict --set eval.tta=true``). Each fold's
+resolved config.yaml and run.json (version, git hash, seed) are kept beside its recorded scores.
 
 Run (from the repository root, nothing else running; resumes: a fold with its per_case.csv is skipped):
   .venv/bin/python benchmarks/cv_recommended.py run --recipe reference --minutes 20 --out runs/cv \
@@ -17,11 +19,14 @@ Run (from the repository root, nothing else running; resumes: a fold with its pe
       --minutes 20 --out runs/cv --record benchmarks/studies/cv-recommended/folds
   .venv/bin/python benchmarks/cv_report.py --out benchmarks/studies/cv-recommended/folds --candidate recommended \
       --to benchmarks/studies/cv-recommended
+  .venv/bin/python benchmarks/cv_recommended.py rescore --recipe recommended --config configs/recommended.yaml \
+      --out runs/cv --record benchmarks/studies/cv-recommended/folds --folds 3
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import shutil
 import time
@@ -36,6 +41,8 @@ from brats_unet.evaluation.evaluate import brats_rows, predict_labels, reference
 from brats_unet.infer.postprocess import apply, choose, dice_table
 from brats_unet.infer.predict import LoadedRun
 from brats_unet.io import write_csv
+from brats_unet.runs.checkpoint import load_checkpoint
+from brats_unet.runs.folder import write_run_files
 from brats_unet.train.loop import Trainer
 from common import REPO, machine, require_sample
 
@@ -114,16 +121,33 @@ def score(trainer: Trainer, weights: dict, cases: list, refs: dict) -> list[dict
     return brats_rows(run, cases, predict_labels(run, cases), trainer.cfg.eval.convention, refs=refs)
 
 
-def score_postprocessed(trainer: Trainer, weights: dict, cases: list, refs: dict, val: list) -> list[dict]:
+def score_postprocessed(trainer: Trainer, weights: dict, cases: list, refs: dict, val: list,
+                        tta: bool = False) -> list[dict]:
     """Rows as ``score``'s, with the post-processing ``predict`` would apply: the product's choice
     (``eval.postprocess: auto``: infer/postprocess.py's grid, chosen on the fold's validation case) applied
-    to every test case (``val``: the fold's validation cases). Each row names the choice (``postprocess``)."""
+    to every test case (``val``: the fold's validation cases). Each row names the choice (``postprocess``).
+    ``tta``: flip test-time augmentation for the validation and test predictions (``--set eval.tta=true``)."""
     run = loaded(trainer, weights)
-    val_labels, val_refs = predict_labels(run, val), references(val)
+    val_labels, val_refs = predict_labels(run, val, tta), references(val)
     chosen, _, _ = choose({c.case_id: dice_table(val_labels[c.case_id], val_refs[c.case_id]) for c in val})
-    labels = {case_id: apply(lab, chosen) for case_id, lab in predict_labels(run, cases).items()}
+    labels = {case_id: apply(lab, chosen) for case_id, lab in predict_labels(run, cases, tta).items()}
     rows = brats_rows(run, cases, labels, trainer.cfg.eval.convention, refs=refs)
     return [{**r, "postprocess": chosen.describe()} for r in rows]
+
+
+def keep_run_files(args: argparse.Namespace, trainer: Trainer, sample: Path, fold: int, run_dir: Path,
+                   budget: list[str]) -> None:
+    """The fold run's config.yaml, split.json and run.json (version, git hash, seed), as ``train`` writes them;
+    copied beside the recorded scores, which outlive the run folder. The reference's config.yaml describes the
+    data and budget it shares with brats-unet; its network and optimiser are monai_baseline.py's."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_run_files(run_dir, trainer.cfg, trainer.split, sample,
+                    {"recipe": args.recipe, "fold": fold, "overrides": budget + args.set})
+    if args.record:
+        dest = Path(args.record) / args.recipe / f"fold{fold}"
+        dest.mkdir(parents=True, exist_ok=True)
+        for name in ("config.yaml", "run.json"):
+            shutil.copyfile(run_dir / name, dest / name)
 
 
 def run_fold(args: argparse.Namespace, sample: Path, fold: int) -> None:
@@ -144,6 +168,7 @@ def run_fold(args: argparse.Namespace, sample: Path, fold: int) -> None:
     hook = Snapshots(args.marks, args.minutes, 100 * epochs)
     trainer = build(args.recipe, args.config, args.set, sample, folder / "run", budget, hook)
     hook.trainer = trainer
+    keep_run_files(args, trainer, sample, fold, folder / "run", budget)
     print(f"{args.recipe} fold {fold}: training on {trainer.device.type}", flush=True)
     t0 = time.monotonic()
     trainer.fit()
@@ -179,9 +204,38 @@ def run_fold(args: argparse.Namespace, sample: Path, fold: int) -> None:
           f"{dice['WT']:.3f}/{dice['TC']:.3f}/{dice['ET']:.3f}", flush=True)
 
 
+def rescore_fold(args: argparse.Namespace, sample: Path, fold: int) -> None:
+    """A finished fold's last.pt scored with flip TTA and post-processing, as ``predict --set eval.tta=true``
+    delivers it: rows ``<recipe>-tta-pp``. The ``<recipe>-pp`` rows are re-derived first without TTA and must
+    equal the recorded ones: that proves last.pt holds the weights the run scored."""
+    folder, where = Path(args.out) / args.recipe / f"fold{fold}", Path(args.record or args.out)
+    with open(where / f"{args.recipe}-pp" / f"fold{fold}" / "per_case.csv", newline="") as fh:
+        recorded = list(csv.DictReader(fh))
+    trainer = build(args.recipe, args.config, args.set, sample, folder / "rescore",
+                    [f"data.split_file={split_file(sample, fold)}"], Snapshots([], None, 1))
+    weights = load_checkpoint(folder / "run" / "last.pt")["model"]
+    cases = [c for c in discover_cases(sample) if c.case_id in set(trainer.split["test"])]
+    val = [c for c in discover_cases(sample) if c.case_id in set(trainer.split["val"])]
+    refs = references(cases)
+    again = score_postprocessed(trainer, weights, cases, refs, val)
+    worst = max(abs(float(r["dice"]) - a["dice"]) for r, a in zip(recorded, again, strict=True))
+    if worst > 1e-6:
+        raise SystemExit(f"{folder}/run/last.pt does not reproduce the recorded scores "
+                         f"(max Dice difference {worst:.4f})")
+    keep = {k: recorded[0][k] for k in ("fold", "mark", "minutes", "steps", "seconds", "device", "machine")}
+    rows = [{"recipe": f"{args.recipe}-tta-pp", **keep, **row}
+            for row in score_postprocessed(trainer, weights, cases, refs, val, tta=True)]
+    for base in {Path(args.out), where}:
+        write_csv(rows, base / f"{args.recipe}-tta-pp" / f"fold{fold}" / "per_case.csv")
+    dice = {reg: np.mean([r["dice"] for r in rows if r["region"] == reg]) for reg in ("WT", "TC", "ET")}
+    print(f"{args.recipe} fold {fold}: last.pt reproduces the recorded -pp rows; with TTA Dice WT/TC/ET "
+          f"{dice['WT']:.3f}/{dice['TC']:.3f}/{dice['ET']:.3f} ({rows[0]['postprocess']})", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("command", choices=["run", "splits"])
+    ap.add_argument("command", choices=["run", "rescore", "splits"],
+                    help="rescore: a finished fold's last.pt again, with TTA (<recipe>-tta-pp rows)")
     ap.add_argument("--recipe", default="reference", help="'reference' (MONAI BasicUNet) or a name for --config")
     ap.add_argument("--config", default=None, help="the recipe's YAML (not for the reference)")
     ap.add_argument("--set", action="append", default=[], help="config overrides of the recipe")
@@ -199,10 +253,14 @@ def main() -> None:
     if args.command == "splits":
         print(*(split_file(sample, k) for k in range(FOLDS)), sep="\n")
         return
-    if (args.minutes is None) == (args.steps is None):
-        ap.error("give one budget: --minutes or --steps")
     if args.recipe != "reference" and not args.config:
         ap.error("a recipe other than 'reference' needs --config")
+    if args.command == "rescore":
+        for fold in args.folds:
+            rescore_fold(args, sample, fold)
+        return
+    if (args.minutes is None) == (args.steps is None):
+        ap.error("give one budget: --minutes or --steps")
     for fold in args.folds:
         run_fold(args, sample, fold)
 

@@ -126,14 +126,33 @@ def throughput(rows: dict[str, list[dict]]) -> list[str]:
 
 def machines(rows: dict[str, list[dict]]) -> list[str]:
     """Where each recipe trained, and a warning when that differs: a wall-clock budget on a CPU without native
-    bf16 buys 3-5x fewer steps than on one with it, so such a comparison says nothing about the recipes."""
+    bf16 buys 3-5x fewer steps than on one with it, so such a comparison says nothing about the recipes. Folds on
+    different machines, each fold with every recipe on one machine, keep the paired differences fair."""
     where = {name: sorted({r.get("machine") or "not recorded" for r in rs}) for name, rs in rows.items()}
     said = "; ".join(f"{name}: {' / '.join(w)}" for name, w in where.items())
     lines = [f"Trained on: {said}.", ""]
-    if len({m for w in where.values() for m in w}) > 1:
-        lines += ["**Warning: the recipes (or folds) trained on different machines; under wall-clock budgets their "
+    per_fold: dict[int, set] = {}
+    for rs in rows.values():
+        for r in rs:
+            per_fold.setdefault(r["fold"], set()).add(r.get("machine") or "not recorded")
+    if any(len(m) > 1 for m in per_fold.values()):
+        lines += ["**Warning: within a fold the recipes trained on different machines; under wall-clock budgets their "
                   "scores are not comparable.**", ""]
+    elif len({m for ms in per_fold.values() for m in ms}) > 1:
+        lines += ["Note: folds ran on different machines, " + "; ".join(
+            f"fold {f}: {' / '.join(sorted(m))}" for f, m in sorted(per_fold.items())) + ". Within each fold every "
+            "recipe trained on the same machine, so the paired differences compare like with like; the budgets "
+            "(steps in 20 minutes) differ between folds.", ""]
     return lines
+
+
+def post_note(rows: dict[str, list[dict]]) -> str:
+    """How the report's recipes were post-processed: the runner's ``<recipe>-pp`` rows are, the others not."""
+    pp = [name for name in rows if name.endswith("-pp")]
+    if not pp:
+        return "no post-processing."
+    return (f"{', '.join(f'`{n}`' for n in pp)}: post-processed as `predict` does (the choice made on the fold's "
+            "validation case); the others: no post-processing.")
 
 
 def main() -> None:
@@ -141,12 +160,16 @@ def main() -> None:
     ap.add_argument("--out", default="runs/cv")
     ap.add_argument("--candidate", nargs="+", default=["recommended"], help="the first is checked against the targets")
     ap.add_argument("--reference", default="reference")
+    ap.add_argument("--pairs", nargs="*", default=[], metavar="A:B",
+                    help="further paired comparisons A − B among the recipes read (e.g. base16w-pp:reference-pp)")
     ap.add_argument("--to", default="benchmarks/studies/cv-recommended")
     ap.add_argument("--title", default=None)
     ap.add_argument("--note", default="", help="a paragraph under the title (how and where it ran)")
     args = ap.parse_args()
     out, to = Path(args.out), Path(args.to)
-    rows = {name: read_rows(out, name) for name in [*args.candidate, args.reference]}
+    pairs = [tuple(p.split(":", 1)) for p in args.pairs]
+    names = dict.fromkeys([*args.candidate, args.reference, *(n for p in pairs for n in p)])
+    rows = {name: read_rows(out, name) for name in names}
     folds = sorted(set.intersection(*({r["fold"] for r in rs} for rs in rows.values())))
     rows = {name: [r for r in rs if r["fold"] in folds] for name, rs in rows.items()}
     ref, first = rows[args.reference], rows[args.candidate[0]]
@@ -159,14 +182,14 @@ def main() -> None:
     text = [f"# {args.title or f'Cross-validation: `{args.candidate[0]}` against the MONAI-style reference'}", "",
             *([args.note, ""] if args.note else []), *machines(rows),
             f"Folds finished by every recipe: {folds} of 0..3 ({n} paired test cases; splits "
-            "`benchmarks/splits/cv4-fold*.json`). Last weights, no post-processing, original geometry.", "",
+            "`benchmarks/splits/cv4-fold*.json`). Last weights, original geometry; " + post_note(rows), "",
             "## Test cases of the folds (mean ± sd over cases)", "", *results_table(rows), ""]
-    for name in args.candidate:
-        lines, paired = paired_table(rows[name], ref)
-        text += [f"## Paired differences ({name} − {args.reference})", "",
+    for name, other in [*((c, args.reference) for c in args.candidate), *pairs]:
+        lines, paired = paired_table(rows[name], rows[other])
+        text += [f"## Paired differences ({name} − {other})", "",
                  "Mean over cases with a bootstrap 95 % CI (10,000 resamples) and the two-sided Wilcoxon signed-rank "
                  "p-value. HD95: lower is better, so a negative Δ favours the candidate.", "", *lines, ""]
-        if name == args.candidate[0]:
+        if name == args.candidate[0] and other == args.reference:
             text += ["### Targets (issue 13)", "", *targets(first, ref, paired), ""]
     text += ["## Time to quality", "", "![time to quality](time_to_quality.png)", "",
              "| recipe | minutes | cases | WT Dice | TC Dice | ET Dice |", "|---|---|---|---|---|---|",
