@@ -167,7 +167,9 @@ def main() -> None:
     ap.add_argument("--note", default="", help="a paragraph under the title (how and where it ran)")
     args = ap.parse_args()
     out, to = Path(args.out), Path(args.to)
-    pairs = [tuple(p.split(":", 1)) for p in args.pairs]
+    if any(p.count(":") != 1 for p in args.pairs):
+        ap.error(f"--pairs takes A:B, got {args.pairs}")
+    pairs = [tuple(p.split(":")) for p in args.pairs]
     names = dict.fromkeys([*args.candidate, args.reference, *(n for p in pairs for n in p)])
     rows = {name: read_rows(out, name) for name in names}
     folds = sorted(set.intersection(*({r["fold"] for r in rs} for rs in rows.values())))
