@@ -100,7 +100,7 @@ class Snapshots:
 
 
 def build(recipe: str, config: str | None, sets: list[str], sample: Path, run_dir: Path, budget: list[str],
-          hook: Snapshots) -> Trainer:
+          hook: Snapshots | None) -> Trainer:
     """The Trainer of ``recipe``: ``reference`` is benchmarks/monai_baseline.py's, else ``config`` + ``sets``."""
     if recipe == "reference":
         from monai_baseline import build_trainer
@@ -133,6 +133,13 @@ def score_postprocessed(trainer: Trainer, weights: dict, cases: list, refs: dict
     labels = {case_id: apply(lab, chosen) for case_id, lab in predict_labels(run, cases, tta).items()}
     rows = brats_rows(run, cases, labels, trainer.cfg.eval.convention, refs=refs)
     return [{**r, "postprocess": chosen.describe()} for r in rows]
+
+
+def fold_cases(trainer: Trainer, sample: Path) -> tuple[list, list]:
+    """The fold's test and validation cases, from the trainer's split (the sample discovered once)."""
+    found = discover_cases(sample)
+    return ([c for c in found if c.case_id in set(trainer.split["test"])],
+            [c for c in found if c.case_id in set(trainer.split["val"])])
 
 
 def keep_run_files(args: argparse.Namespace, trainer: Trainer, sample: Path, fold: int, run_dir: Path,
@@ -176,8 +183,7 @@ def run_fold(args: argparse.Namespace, sample: Path, fold: int) -> None:
     print(f"{args.recipe} fold {fold}: trained {hook.done} steps in {seconds:.0f} s; scoring", flush=True)
     hook.taken[1.0] = ({k: v.detach().to("cpu", copy=True) for k, v in trainer.net.state_dict().items()},
                        hook.done, seconds)
-    cases = [c for c in discover_cases(sample) if c.case_id in set(trainer.split["test"])]
-    val = [c for c in discover_cases(sample) if c.case_id in set(trainer.split["val"])]
+    cases, val = fold_cases(trainer, sample)
     refs = references(cases)
     equiv = args.minutes or args.equiv_minutes
     where = machine() if trainer.device.type == "cpu" else torch.cuda.get_device_name(trainer.device)
@@ -212,10 +218,9 @@ def rescore_fold(args: argparse.Namespace, sample: Path, fold: int) -> None:
     with open(where / f"{args.recipe}-pp" / f"fold{fold}" / "per_case.csv", newline="") as fh:
         recorded = list(csv.DictReader(fh))
     trainer = build(args.recipe, args.config, args.set, sample, folder / "rescore",
-                    [f"data.split_file={split_file(sample, fold)}"], Snapshots([], None, 1))
+                    [f"data.split_file={split_file(sample, fold)}"], None)
     weights = load_checkpoint(folder / "run" / "last.pt")["model"]
-    cases = [c for c in discover_cases(sample) if c.case_id in set(trainer.split["test"])]
-    val = [c for c in discover_cases(sample) if c.case_id in set(trainer.split["val"])]
+    cases, val = fold_cases(trainer, sample)
     refs = references(cases)
     again = score_postprocessed(trainer, weights, cases, refs, val)
     worst = max(abs(float(r["dice"]) - a["dice"]) for r, a in zip(recorded, again, strict=True))
