@@ -51,19 +51,15 @@ def machine() -> str:
 
     from brats_unet.device import cpu_has_fast_bf16
 
-    model, flags, ident = "unknown CPU", set(), {"cpu family": "?", "model": "?"}
+    info: dict[str, str] = {}  # the first processor's fields; the 2-thread machines are homogeneous
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             key, _, value = line.partition(":")
-            if key.strip() == "model name":
-                model = value.strip()
-            elif key.strip() == "flags":
-                flags = set(value.split())
-            elif key.strip() in ident and ident[key.strip()] == "?":
-                ident[key.strip()] = value.strip()
+            info.setdefault(key.strip(), value.strip())
     except OSError:
         pass
     yes = {True: "yes", False: "no"}
-    return (f"{model} (family {ident['cpu family']} model {ident['model']}), {torch.get_num_threads()} threads, "
-            f"avx512 {yes['avx512f' in flags]}, "
+    return (f"{info.get('model name', 'unknown CPU')} (family {info.get('cpu family', '?')} "
+            f"model {info.get('model', '?')}), {torch.get_num_threads()} threads, "
+            f"avx512 {yes['avx512f' in info.get('flags', '').split()]}, "
             f"native bf16 {yes[cpu_has_fast_bf16()]}")
