@@ -7,20 +7,28 @@ paper's U-Net (bench_train.step_rate) in fresh processes under different glibc m
   32 MiB maximum: freed memory stays mapped for the next step;
 * no-mmap: ``MALLOC_MMAP_MAX_=0`` as well: every allocation from the heap, nothing ever unmapped;
 * in-package: no environment, the process calls ``brats_unet.device.keep_freed_memory()`` (``mallopt``), as
-  the Trainer does on CPU.
+  the Trainer does on CPU;
+* jemalloc: ``LD_PRELOAD=libjemalloc.so.2`` with decay off (``MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1``:
+  freed pages are never handed back), and the in-package call as the Trainer makes it (it then tunes glibc's
+  unused arena: harmless);
+* tcmalloc: ``LD_PRELOAD=libtcmalloc_minimal.so.4`` (gperftools' defaults), likewise.
 
-Same steps, same input, one process per setting, in turn. Run (nothing else running):
+The preloads run only where the library is installed (Debian: ``apt-get install libjemalloc2
+libtcmalloc-minimal4``); otherwise their rows say so. bf16 is timed only on a CPU with native bf16 (elsewhere
+autocast emulates it, minutes a row, and nobody trains that way). Same steps, same input, one process per
+setting, in turn. Run (nothing else running):
     .venv/bin/python benchmarks/bench_alloc.py
 """
 
 from __future__ import annotations
 
+import ctypes.util
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-from common import usage
+from common import machine, usage
 
 HERE = Path(__file__).resolve().parent
 BIG = str(1 << 34)  # 16 GiB: "never trim"
@@ -30,25 +38,51 @@ SETTINGS = {
     "no-mmap": {"MALLOC_TRIM_THRESHOLD_": BIG, "MALLOC_TOP_PAD_": str(1 << 30), "MALLOC_MMAP_MAX_": "0"},
     "in-package": {"BENCH_KEEP": "1"},
 }
+# Allocators preloaded in place of glibc's malloc: soname for ldconfig, extra environment.
+PRELOADS = {
+    "jemalloc": ("jemalloc", {"MALLOC_CONF": "dirty_decay_ms:-1,muzzy_decay_ms:-1", "BENCH_KEEP": "1"}),
+    "tcmalloc": ("tcmalloc_minimal", {"BENCH_KEEP": "1"}),
+}
 CHILD = """
 import os, resource
+import torch
 if os.environ.get("BENCH_KEEP"):
     from brats_unet.device import keep_freed_memory
     assert keep_freed_memory()
 from bench_train import step_rate
 from brats_unet.config import load_config
+from brats_unet.device import resolve_precision
 from brats_unet.models import build_model
 cfg = load_config()
-for precision, steps in (("bf16", 15), ("fp32", 8)):
+runs = (("bf16", 15), ("fp32", 8)) if resolve_precision("auto", torch.device("cpu")) == "bf16" else (("fp32", 8),)
+for precision, steps in runs:
     net = build_model(cfg.model, cfg.in_channels, cfg.num_classes)
     print(precision, step_rate(net, precision, precision == "bf16", steps), flush=True)
 print("rss_gb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20)
 """
 
 
+def settings() -> dict[str, dict[str, str] | None]:
+    """Every setting's environment; None for an allocator not installed here."""
+    out: dict[str, dict[str, str] | None] = dict(SETTINGS)
+    for name, (lib, env) in PRELOADS.items():
+        soname = ctypes.util.find_library(lib)
+        out[name] = {"LD_PRELOAD": soname, **env} if soname else None
+    return out
+
+
+def cell(r: dict[str, float], base: dict[str, float], key: str) -> str:
+    """'rate | ratio to default' for one precision, or dashes where it was not timed."""
+    return f"{r[key]:.1f} | {r[key] / base[key]:.2f}x" if key in r else "- | -"
+
+
 def main() -> None:
+    print(machine(), flush=True)
     results = {}
-    for name, env in SETTINGS.items():
+    for name, env in settings().items():
+        if env is None:
+            print(f"{name}: not installed here (Debian: apt-get install libjemalloc2 libtcmalloc-minimal4)")
+            continue
         out = subprocess.run([sys.executable, "-c", CHILD], cwd=HERE, env={**os.environ, **env}, check=True,
                              capture_output=True, text=True).stdout
         results[name] = dict((k, float(v)) for k, v in (line.split() for line in out.splitlines()))
@@ -57,8 +91,7 @@ def main() -> None:
     print("\n| malloc setting | bf16 + CL slices/s | vs default | fp32 slices/s | vs default | peak RSS GB |")
     print("|---|---|---|---|---|---|")
     for name, r in results.items():
-        print(f"| {name} | {r['bf16']:.1f} | {r['bf16'] / base['bf16']:.2f}x | {r['fp32']:.1f} | "
-              f"{r['fp32'] / base['fp32']:.2f}x | {r['rss_gb']:.2f} |")
+        print(f"| {name} | {cell(r, base, 'bf16')} | {cell(r, base, 'fp32')} | {r['rss_gb']:.2f} |")
 
 
 if __name__ == "__main__":
