@@ -38,23 +38,23 @@ SETTINGS = {
     "no-mmap": {"MALLOC_TRIM_THRESHOLD_": BIG, "MALLOC_TOP_PAD_": str(1 << 30), "MALLOC_MMAP_MAX_": "0"},
     "in-package": {"BENCH_KEEP": "1"},
 }
-# Allocators preloaded in place of glibc's malloc: soname for ldconfig, extra environment.
+# Allocators preloaded in place of glibc's malloc: name for ldconfig, Debian package, extra environment.
 PRELOADS = {
-    "jemalloc": ("jemalloc", {"MALLOC_CONF": "dirty_decay_ms:-1,muzzy_decay_ms:-1", "BENCH_KEEP": "1"}),
-    "tcmalloc": ("tcmalloc_minimal", {"BENCH_KEEP": "1"}),
+    "jemalloc": ("jemalloc", "libjemalloc2",
+                 {"MALLOC_CONF": "dirty_decay_ms:-1,muzzy_decay_ms:-1", "BENCH_KEEP": "1"}),
+    "tcmalloc": ("tcmalloc_minimal", "libtcmalloc-minimal4", {"BENCH_KEEP": "1"}),
 }
 CHILD = """
 import os, resource
-import torch
 if os.environ.get("BENCH_KEEP"):
     from brats_unet.device import keep_freed_memory
     assert keep_freed_memory()
 from bench_train import step_rate
 from brats_unet.config import load_config
-from brats_unet.device import resolve_precision
+from brats_unet.device import cpu_has_fast_bf16
 from brats_unet.models import build_model
 cfg = load_config()
-runs = (("bf16", 15), ("fp32", 8)) if resolve_precision("auto", torch.device("cpu")) == "bf16" else (("fp32", 8),)
+runs = (("bf16", 15), ("fp32", 8)) if cpu_has_fast_bf16() else (("fp32", 8),)
 for precision, steps in runs:
     net = build_model(cfg.model, cfg.in_channels, cfg.num_classes)
     print(precision, step_rate(net, precision, precision == "bf16", steps), flush=True)
@@ -62,12 +62,12 @@ print("rss_gb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20)
 """
 
 
-def settings() -> dict[str, dict[str, str] | None]:
-    """Every setting's environment; None for an allocator not installed here."""
-    out: dict[str, dict[str, str] | None] = dict(SETTINGS)
-    for name, (lib, env) in PRELOADS.items():
+def settings() -> dict[str, dict[str, str] | str]:
+    """Every setting's environment, or for an allocator not installed here the Debian package to install."""
+    out: dict[str, dict[str, str] | str] = dict(SETTINGS)
+    for name, (lib, package, env) in PRELOADS.items():
         soname = ctypes.util.find_library(lib)
-        out[name] = {"LD_PRELOAD": soname, **env} if soname else None
+        out[name] = {"LD_PRELOAD": soname, **env} if soname else package
     return out
 
 
@@ -80,8 +80,8 @@ def main() -> None:
     print(machine(), flush=True)
     results = {}
     for name, env in settings().items():
-        if env is None:
-            print(f"{name}: not installed here (Debian: apt-get install libjemalloc2 libtcmalloc-minimal4)")
+        if isinstance(env, str):
+            print(f"{name}: not installed here (Debian: apt-get install {env})")
             continue
         out = subprocess.run([sys.executable, "-c", CHILD], cwd=HERE, env={**os.environ, **env}, check=True,
                              capture_output=True, text=True).stdout
