@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 TORCH_FALLBACK ?= torch==2.13.0
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test bench docs-screenshot clean
 
 $(BIN)/brats-unet: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -44,6 +44,10 @@ bench: setup
 	$(BIN)/python benchmarks/profile_where.py train --recipe recommended
 	$(BIN)/python benchmarks/profile_where.py predict
 	$(BIN)/python benchmarks/bench_onnx.py
+
+# The README's picture of the HTML report: `make test` keeps its screenshot in a temp folder.
+docs-screenshot: setup
+	BRATS_UNET_UPDATE_DOCS=1 $(BIN)/python -m pytest -q tests/evaluation/test_html_report.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
