@@ -62,8 +62,8 @@ def main(skip_3d: bool) -> None:
             x = torch.randn(shape)
             params = sum(p.numel() for p in model.parameters())
             flops = forward_flops(model, x[:1])
-            fp32 = step_time(model, x, "fp32", False, repeat=3 if dims == 2 else 1)
             repeat = 3 if dims == 2 else 1
+            fp32 = step_time(model, x, "fp32", False, repeat=repeat)
             # Without native bf16, autocast emulates it (minutes a row, and nobody trains that way): not timed.
             bf16 = "- | -"
             if cpu_has_fast_bf16():
