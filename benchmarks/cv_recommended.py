@@ -167,7 +167,7 @@ def run_fold(args: argparse.Namespace, sample: Path, fold: int) -> None:
     shutil.rmtree(folder, ignore_errors=True)  # an interrupted fold starts again: its budget must be whole
     folder.mkdir(parents=True)
     budget = [f"data.split_file={split_file(sample, fold)}"]
-    epochs = -(-args.steps // 100) if args.steps else 0  # a step budget is whole epochs of 100 steps
+    epochs = args.steps // 100 if args.steps else 0  # main() admits whole epochs of 100 steps only
     if args.minutes:
         budget += WALL + [f"train.max_minutes={args.minutes}"]
     else:
@@ -246,7 +246,8 @@ def main() -> None:
     ap.add_argument("--set", action="append", default=[], help="config overrides of the recipe")
     ap.add_argument("--folds", type=int, nargs="+", default=list(range(FOLDS)))
     ap.add_argument("--minutes", type=float, default=None, help="wall-clock budget per fold")
-    ap.add_argument("--steps", type=int, default=None, help="step budget per fold (instead of --minutes)")
+    ap.add_argument("--steps", type=int, default=None,
+                    help="step budget per fold (instead of --minutes), a multiple of 100")
     ap.add_argument("--equiv-minutes", type=float, default=20.0,
                     help="with --steps: the CPU minutes those steps stand for (the curves' x axis)")
     ap.add_argument("--marks", type=float, nargs="*", default=[0.25, 0.5], help="budget fractions scored too")
@@ -266,6 +267,9 @@ def main() -> None:
         return
     if (args.minutes is None) == (args.steps is None):
         ap.error("give one budget: --minutes or --steps")
+    if args.steps is not None and (args.steps <= 0 or args.steps % 100):
+        # the runner trains whole epochs of 100 steps: any other count would silently train more steps
+        ap.error(f"--steps must be a positive multiple of 100 (whole epochs of 100 steps), got {args.steps}")
     for fold in args.folds:
         run_fold(args, sample, fold)
 
