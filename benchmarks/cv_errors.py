@@ -1,7 +1,7 @@
 """Where the cross-validation's Dice goes: issue 13's shortfall, case by case, and what 16 cases can resolve.
 
 Reads the per-case rows that ``cv_recommended.py`` recorded (last weights of each fold) for several runs and
-writes one markdown page with four answers:
+writes one markdown page with five answers:
 
 1. How far every recipe tried is from the targets (.85 / .75 / .65 Dice WT / TC / ET).
 2. Which cases the shortfall comes from: the cases sorted by their reference enhancing-tumour volume, each
@@ -11,6 +11,7 @@ writes one markdown page with four answers:
 4. How large a paired lead 16 cases resolve: from the sd of the per-case differences of each pair, the 95 %
    bootstrap CI's half-width, and the cases a +.03 lead would need to be found 80 % of the time at two-sided
    α = .05 (normal approximation, n = ((1.96 + 0.84) · sd / .03)²).
+5. Whether more training moves the means: mean Dice at each budget mark the runs recorded, with the steps.
 
 Run (each --runs entry LABEL=FOLDER, the folder holding that recipe's foldK/per_case.csv):
   .venv/bin/python benchmarks/cv_errors.py --candidate base16w --reference reference \
@@ -112,6 +113,19 @@ def resolution_table(runs: dict[str, list[dict]], pairs: list[tuple[str, str]]) 
     return lines
 
 
+def compute_table(every: dict[str, list[dict]]) -> list[str]:
+    """Mean Dice at each budget mark the runs recorded, with the median steps taken by then: does more training
+    move the means?"""
+    lines = ["| run | budget fraction | median steps | " + " | ".join(f"{r} Dice" for r in REGIONS) + " |",
+             "|---|---|---|---|---|---|"]
+    for name, rows in every.items():
+        for mark in sorted({r["mark"] for r in rows}):
+            steps = np.median([r["steps"] for r in rows if r["mark"] == mark and r["region"] == "WT"])
+            means = [np.mean(list(values(rows, reg, "dice", mark).values())) for reg in REGIONS]
+            lines.append(f"| {name} | {mark:g} | {steps:.0f} | " + " | ".join(f"{m:.3f}" for m in means) + " |")
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", nargs="+", required=True, metavar="LABEL=FOLDER")
@@ -127,10 +141,11 @@ def main() -> None:
     args = ap.parse_args()
     if any("=" not in r for r in args.runs) or any(p.count(":") != 1 for p in args.pairs):
         ap.error("--runs takes LABEL=FOLDER and --pairs A:B")
-    runs = {}
+    every = {}
     for spec in args.runs:
         label, folder = spec.split("=", 1)
-        runs[label] = last(read_rows(Path(folder).parent, Path(folder).name))
+        every[label] = read_rows(Path(folder).parent, Path(folder).name)
+    runs = {label: last(rows) for label, rows in every.items()}
     for name in (args.candidate, args.reference, *(args.show or []), *(n for p in args.pairs for n in p.split(":"))):
         if name not in runs:
             ap.error(f"{name!r} is not one of the --runs labels {sorted(runs)}")
@@ -150,7 +165,10 @@ def main() -> None:
             "mean Dice those cases would need, every other case unchanged, for the 16-case mean to reach the target "
             "(above 1.00: out of reach even with perfect small-ET cases).", "", *groups_table(shown, hard), "",
             "## 3. Under- or over-segmentation", "", *volume_table(runs), "",
-            "## 4. What 16 paired cases resolve", "", *resolution_table(runs, pairs), ""]
+            "## 4. What 16 paired cases resolve", "", *resolution_table(runs, pairs), "",
+            "## 5. More training", "", "The weights each fold copied at fractions of its budget (the time-to-quality "
+            "marks), and the same recipes on machines that gave them fewer or more steps in 20 minutes.", "",
+            *compute_table(every), ""]
     Path(args.to).write_text("\n".join(text))
     print("\n".join(text))
 
