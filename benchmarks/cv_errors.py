@@ -42,8 +42,9 @@ def last(rows: list[dict]) -> list[dict]:
 
 def needed(dice: dict[str, float], hard: set[str], target: float) -> float:
     """Mean Dice the ``hard`` cases would need, the others unchanged, for the mean over all cases to be ``target``."""
+    inside = [c for c in dice if c in hard]
     rest = sum(v for c, v in dice.items() if c not in hard)
-    return (target * len(dice) - rest) / len(hard)
+    return (target * len(dice) - rest) / len(inside)
 
 
 def recipes_table(runs: dict[str, list[dict]]) -> list[str]:
@@ -76,13 +77,14 @@ def groups_table(runs: dict[str, list[dict]], hard: set[str]) -> list[str]:
              + " | small-ET cases would need (WT / TC / ET) |", "|---|---|---|---|---|---|"]
     for name, rows in runs.items():
         for label, keep in (("small ET", True), ("the others", False)):
-            means = []
-            for reg in REGIONS:
-                v = [d for c, d in values(rows, reg, "dice").items() if (c in hard) == keep]
-                means.append(f"{np.mean(v):.3f}")
-            need = " / ".join(f"{needed(values(rows, reg, 'dice'), hard, TARGET[reg]):.2f}" for reg in REGIONS)
-            n = sum((c in hard) == keep for c in values(rows, "WT", "dice"))
-            lines.append(f"| {name}: {label} | {n} | " + " | ".join(means) + f" | {need if keep else ''} |")
+            cases = [c for c in values(rows, "WT", "dice") if (c in hard) == keep]
+            if not cases:
+                continue
+            means = [np.mean([values(rows, reg, "dice")[c] for c in cases]) for reg in REGIONS]
+            need = " / ".join(f"{needed(values(rows, reg, 'dice'), hard, TARGET[reg]):.2f}" for reg in REGIONS) \
+                if keep else ""
+            lines.append(f"| {name}: {label} | {len(cases)} | " + " | ".join(f"{m:.3f}" for m in means)
+                         + f" | {need} |")
     return lines
 
 
