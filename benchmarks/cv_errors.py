@@ -165,7 +165,8 @@ def main() -> None:
             "## 2. The cases, by reference enhancing-tumour volume", "", *cases_table(shown, order, vol), "",
             f"Small ET = reference ET < {args.small_et:g} ml ({len(hard)} of {len(order)} cases). The last column: the "
             f"mean Dice those cases would need, every other case unchanged, for the {len(order)}-case mean to reach "
-            "the target (above 1.00: out of reach even with perfect small-ET cases).", "", *groups_table(shown, hard), "",
+            "the target (above 1.00: out of reach even with perfect small-ET cases).", "",
+            *groups_table(shown, hard), "",
             "## 3. Under- or over-segmentation", "", *volume_table(runs), "",
             f"## 4. What {len(order)} paired cases resolve", "", *resolution_table(runs, pairs), "",
             "## 5. More training", "", "The weights each fold copied at fractions of its budget (the time-to-quality "
