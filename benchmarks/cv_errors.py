@@ -35,11 +35,6 @@ from cv_report import AHEAD, REGIONS, TARGET, read_rows, values
 Z_POWER = 1.96 + 0.84  # two-sided α = .05 and 80 % power, normal approximation
 
 
-def last(rows: list[dict]) -> list[dict]:
-    """The rows of each fold's last weights (mark 1.0)."""
-    return [r for r in rows if r["mark"] == 1.0]
-
-
 def needed(dice: dict[str, float], hard: set[str], target: float) -> float:
     """Mean Dice the ``hard`` cases would need, the others unchanged, for the mean over all cases to be ``target``."""
     inside = [c for c in dice if c in hard]
@@ -62,11 +57,9 @@ def cases_table(runs: dict[str, list[dict]], order: list[str], vol: dict[str, di
     names = list(runs)
     head = "| case | ET / TC / WT ml | " + " | ".join(f"{n} WT / TC / ET" for n in names) + " |"
     lines = [head, "|---|---|" + "---|" * len(names)]
+    dice = {n: [values(runs[n], reg, "dice") for reg in REGIONS] for n in names}
     for case in order:
-        cells = []
-        for n in names:
-            d = {reg: values(runs[n], reg, "dice").get(case) for reg in REGIONS}
-            cells.append(" / ".join("–" if v is None else f"{v:.2f}" for v in d.values()))
+        cells = [" / ".join("–" if case not in d else f"{d[case]:.2f}" for d in dice[n]) for n in names]
         v = vol[case]
         lines.append(f"| {case} | {v['ET']:.1f} / {v['TC']:.1f} / {v['WT']:.1f} | " + " | ".join(cells) + " |")
     return lines
@@ -76,13 +69,13 @@ def groups_table(runs: dict[str, list[dict]], hard: set[str]) -> list[str]:
     lines = ["| run | cases | " + " | ".join(f"{r} Dice" for r in REGIONS)
              + " | small-ET cases would need (WT / TC / ET) |", "|---|---|---|---|---|---|"]
     for name, rows in runs.items():
+        dice = {reg: values(rows, reg, "dice") for reg in REGIONS}
         for label, keep in (("small ET", True), ("the others", False)):
-            cases = [c for c in values(rows, "WT", "dice") if (c in hard) == keep]
+            cases = [c for c in dice["WT"] if (c in hard) == keep]
             if not cases:
                 continue
-            means = [np.mean([values(rows, reg, "dice")[c] for c in cases]) for reg in REGIONS]
-            need = " / ".join(f"{needed(values(rows, reg, 'dice'), hard, TARGET[reg]):.2f}" for reg in REGIONS) \
-                if keep else ""
+            means = [np.mean([dice[reg][c] for c in cases]) for reg in REGIONS]
+            need = " / ".join(f"{needed(dice[reg], hard, TARGET[reg]):.2f}" for reg in REGIONS) if keep else ""
             lines.append(f"| {name}: {label} | {len(cases)} | " + " | ".join(f"{m:.3f}" for m in means)
                          + f" | {need} |")
     return lines
@@ -93,7 +86,7 @@ def volume_table(runs: dict[str, list[dict]]) -> list[str]:
              "|---|---|---|---|---|"]
     for name, rows in runs.items():
         for reg in REGIONS:
-            rs = [r for r in rows if r["region"] == reg]
+            rs = [r for r in rows if r["region"] == reg and r["mark"] == 1.0]
             ratio = np.median([float(r["vol_pred_ml"]) / float(r["vol_ref_ml"]) for r in rs])
             sens = np.mean([float(r["sensitivity"]) for r in rs])
             prec = np.nanmean([float(r["precision"]) if r["precision"] not in ("", "nan") else np.nan for r in rs])
@@ -115,12 +108,12 @@ def resolution_table(runs: dict[str, list[dict]], pairs: list[tuple[str, str]]) 
     return lines
 
 
-def compute_table(every: dict[str, list[dict]]) -> list[str]:
+def compute_table(runs: dict[str, list[dict]]) -> list[str]:
     """Mean Dice at each budget mark the runs recorded, with the median steps taken by then: does more training
     move the means?"""
     lines = ["| run | budget fraction | median steps | " + " | ".join(f"{r} Dice" for r in REGIONS) + " |",
              "|---|---|---|---|---|---|"]
-    for name, rows in every.items():
+    for name, rows in runs.items():
         for mark in sorted({r["mark"] for r in rows}):
             steps = np.median([r["steps"] for r in rows if r["mark"] == mark and r["region"] == "WT"])
             means = [np.mean(list(values(rows, reg, "dice", mark).values())) for reg in REGIONS]
@@ -143,16 +136,15 @@ def main() -> None:
     args = ap.parse_args()
     if any("=" not in r for r in args.runs) or any(p.count(":") != 1 for p in args.pairs):
         ap.error("--runs takes LABEL=FOLDER and --pairs A:B")
-    every = {}
+    runs = {}  # every mark's rows: the tables take the last weights' (mark 1.0), compute_table every mark's
     for spec in args.runs:
         label, folder = spec.split("=", 1)
-        every[label] = read_rows(Path(folder).parent, Path(folder).name)
-    runs = {label: last(rows) for label, rows in every.items()}
+        runs[label] = read_rows(Path(folder).parent, Path(folder).name)
     for name in (args.candidate, args.reference, *(args.show or []), *(n for p in args.pairs for n in p.split(":"))):
         if name not in runs:
             ap.error(f"{name!r} is not one of the --runs labels {sorted(runs)}")
     vol = {}
-    for r in runs[args.reference]:
+    for r in (r for r in runs[args.reference] if r["mark"] == 1.0):
         vol.setdefault(r["case"], {})[r["region"]] = float(r["vol_ref_ml"])
     order = sorted(vol, key=lambda c: vol[c]["ET"])
     hard = {c for c in order if vol[c]["ET"] < args.small_et}
@@ -171,7 +163,7 @@ def main() -> None:
             f"## 4. What {len(order)} paired cases resolve", "", *resolution_table(runs, pairs), "",
             "## 5. More training", "", "The weights each fold copied at fractions of its budget (the time-to-quality "
             "marks), and the same recipes on machines that gave them fewer or more steps in 20 minutes.", "",
-            *compute_table(every), ""]
+            *compute_table(runs), ""]
     Path(args.to).write_text("\n".join(text))
     print("\n".join(text))
 
