@@ -68,6 +68,7 @@ class ModelConfig:
     num_classes: Optional[int] = None  # None: 4 (multiclass) or 3 (regions)
     base_features: int = 32
     depth: int = 4
+    features: Optional[tuple[int, ...]] = None  # per-level widths (depth + 1 of them); None: base * 2**level
     activation: ActivationName = "relu"
     norm: NormName = "none"
     dropout: float = 0.2
@@ -322,6 +323,9 @@ def _validate_numbers(cfg: Config) -> None:
                           "sees them already: set data.context=0 or model.spatial_dims=2")
     if min(d.patch_size) < 1:
         raise ConfigError(f"data.patch_size: sizes must be positive, got {list(d.patch_size)}")
+    if m.features is not None and (len(m.features) != m.depth + 1 or min(m.features) < 1):
+        raise ConfigError(f"model.features: need model.depth + 1 = {m.depth + 1} positive widths (encoder levels "
+                          f"and bottleneck), got {list(m.features)}; or null for base_features * 2**level")
     if d.slices[0] < 0 or d.slices[1] <= d.slices[0]:
         raise ConfigError(f"data.slices: need 0 <= start < stop, got {list(d.slices)}")
 

@@ -9,6 +9,7 @@ Losses are always computed in float32.
 from __future__ import annotations
 
 import contextlib
+import os
 from contextlib import AbstractContextManager
 
 import torch
@@ -30,6 +31,26 @@ def resolve_device(name: str = "auto") -> torch.device:
     if name == "mps" and not _mps_available():
         raise ConfigError("device mps: Apple's Metal backend is not available here; use auto or cpu")
     return torch.device(name)
+
+
+def machine_name(device: torch.device | None = None) -> str:
+    """What a figure was measured on: the GPU's name on CUDA, else the CPU model and its core count."""
+    if device is not None and device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    import platform
+
+    info: dict[str, str] = {}
+    try:  # the model name alone ("AMD EPYC") does not tell a Zen 1 from a Zen 4: family and model do
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                info.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    model = info.get("model name") or platform.processor() or "unknown CPU"
+    if "cpu family" in info:
+        model += f" (family {info['cpu family']} model {info.get('model', '?')})"
+    return f"{model}, {os.cpu_count()} cores" + (", native bf16" if cpu_has_fast_bf16() else "")
 
 
 def cpu_has_fast_bf16() -> bool:

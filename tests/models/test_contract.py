@@ -161,3 +161,20 @@ def test_registries_hold_exactly_the_config_choices():
     assert set(ARCHITECTURES) == set(field_choices(ModelConfig, "arch"))
     assert set(ACTIVATIONS) == set(field_choices(ModelConfig, "activation"))
     assert set(NORMS) == set(field_choices(ModelConfig, "norm"))
+
+
+def test_reference_config_is_monai_basic_unet():
+    """configs/reference.yaml spells MONAI's 2D BasicUNet (32-32-64-128-256-32) as our U-Net: same parameter
+    count, same output shape; and model.features must give one width per level."""
+    from pathlib import Path
+
+    monai_nets = pytest.importorskip("monai.networks.nets")
+    cfg = load_config(Path(__file__).resolve().parents[2] / "configs" / "reference.yaml")
+    ours = build_model(cfg.model, cfg.in_channels, cfg.num_classes)
+    theirs = monai_nets.BasicUNet(spatial_dims=2, in_channels=4, out_channels=4, features=(32, 32, 64, 128, 256, 32))
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert count(ours) == count(theirs)
+    x = torch.randn(1, 4, 32, 32)
+    assert ours.eval()(x).shape == theirs.eval()(x).shape
+    with pytest.raises(ConfigError, match="model.features: need model.depth \\+ 1 = 5"):
+        load_config(overrides=["model.features=[32, 64]"])

@@ -134,7 +134,8 @@ def _report_commands(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("study", help="train a grid of variants under identical conditions and compare them")
     p.add_argument("study", help="study YAML file (see studies/)")
-    p.add_argument("--data", required=True)
+    p.add_argument("--data", required=True, action="append", help="dataset root; give it several times to pool "
+                   "roots into one dataset (case ids must be unique across them)")
     p.add_argument("--out", required=True)
     p.add_argument("--dry-run", action="store_true", help="list the runs and their state, train nothing")
     _add_set(p, "overrides applied to every variant (join the budget), e.g. --set train.max_minutes=5")

@@ -19,5 +19,5 @@ def build_model(cfg: ModelConfig, in_channels: int, num_classes: int) -> UNet:
     return UNet(spatial_dims=cfg.spatial_dims, in_channels=in_channels, num_classes=num_classes,
                 base_features=cfg.base_features, depth=cfg.depth, activation=cfg.activation, norm=cfg.norm,
                 dropout=cfg.dropout, dropout_at=cfg.dropout_at, upsample=cfg.upsample,
-                deep_supervision=cfg.deep_supervision,
+                deep_supervision=cfg.deep_supervision, features=cfg.features,
                 block=arch.block, attention=arch.attention)

@@ -26,10 +26,12 @@ class UNet(nn.Module):
     def __init__(self, spatial_dims: int = 2, in_channels: int = 2, num_classes: int = 4,
                  base_features: int = 32, depth: int = 4, block: str = "plain", attention: bool = False,
                  activation: str = "relu", norm: str = "none", dropout: float = 0.2,
-                 dropout_at: str = "bottleneck", upsample: str = "interp", deep_supervision: bool = False):
+                 dropout_at: str = "bottleneck", upsample: str = "interp", deep_supervision: bool = False,
+                 features: tuple[int, ...] | None = None):
         super().__init__()
         dims, make = spatial_dims, BLOCKS[block]
-        feats = [base_features * 2**i for i in range(depth + 1)]
+        # widths per level: doubling from base_features (Ronneberger), or given (MONAI BasicUNet: 32-32-64-128-256)
+        feats = list(features) if features else [base_features * 2**i for i in range(depth + 1)]
         rate_enc = dropout if dropout_at == "all" else 0.0
         rate_dec = dropout if dropout_at in ("decoder", "all") else 0.0
         self.spatial_dims, self.in_channels, self.depth = dims, in_channels, depth

@@ -8,11 +8,12 @@ from pathlib import Path
 import numpy as np
 
 from ..brats import REGION_NAMES as REGIONS
+from ..errors import BratsError
 from ..evaluation.html import study_html
 from ..io import atomic_write_text, read_csv, write_csv
 from ..metrics.regions import summarise
 from ..plots import pyplot, save_figure
-from ..runs.folder import read_metrics
+from ..runs.folder import read_metrics, read_run_config, read_run_info
 from .spec import Study, Variant, run_dir, stored_split
 from .stats import bootstrap_ci, compare
 
@@ -20,19 +21,25 @@ METRICS = (("dice", "max"), ("hd95", "min"))
 
 
 def per_case(study: Study, out: Path, variant: Variant) -> dict[tuple[str, str], dict[str, float]]:
-    """{(region, metric): {case: value averaged over seeds}} from each seed's per_case.csv."""
+    """{(region, metric): {case: value averaged over seeds}} from each seed's per_case.csv, pooled over the
+    folds of a cross-validation (a case scored by two folds is an error: each is tested exactly once)."""
     acc: dict[tuple[str, str], dict[str, list[float]]] = {}
-    for seed in study.seeds:
-        for row in read_csv(run_dir(out, variant, seed) / "eval" / "per_case.csv"):
-            for metric, _ in METRICS:
-                acc.setdefault((row["region"], metric), {}).setdefault(row["case"], []).append(float(row[metric]))
+    tested_by: dict[str, int | None] = {}
+    for fold in study.fold_ids:
+        for seed in study.seeds:
+            for row in read_csv(run_dir(out, variant, seed, fold) / "eval" / "per_case.csv"):
+                if tested_by.setdefault(row["case"], fold) != fold:
+                    raise BratsError(f"{out}: case {row['case']} was tested in folds {tested_by[row['case']]} and "
+                                     f"{fold} of variant {variant.name}; the folds overlap")
+                for metric, _ in METRICS:
+                    acc.setdefault((row["region"], metric), {}).setdefault(row["case"], []).append(float(row[metric]))
     return {k: {c: float(np.nanmean(v)) for c, v in d.items()} for k, d in acc.items()}
 
 
 def table1_test(study: Study, out: Path, variant: Variant) -> dict[str, float]:
-    """The paper's metrics on the test split, averaged over seeds."""
-    rows = [r for s in study.seeds for r in read_csv(run_dir(out, variant, s) / "eval" / "table1.csv")
-            if r["split"] == "Test"]
+    """The paper's metrics on the test split, averaged over seeds (and folds)."""
+    rows = [r for f in study.fold_ids for s in study.seeds
+            for r in read_csv(run_dir(out, variant, s, f) / "eval" / "table1.csv") if r["split"] == "Test"]
     return {k: float(np.mean([float(r[k]) for r in rows])) for k in ("loss", "accuracy", "mean_iou", "dice")}
 
 
@@ -52,7 +59,8 @@ def summary_rows(study: Study, out: Path) -> list[dict]:
                 if v.name != study.baseline:
                     c = compare(values, base[(region, metric)])
                     row.update({f"{region}_{metric}_diff": c["mean_diff"], f"{region}_{metric}_ci_low": c["ci_low"],
-                                f"{region}_{metric}_ci_high": c["ci_high"], f"{region}_{metric}_p": c["p"]})
+                                f"{region}_{metric}_ci_high": c["ci_high"], f"{region}_{metric}_p": c["p"],
+                                f"{region}_{metric}_resolvable": c["resolvable"]})
                     row["n_cases"], row["min_p"] = c["n"], c["min_p"]
         rows.append(row)
     return rows
@@ -83,6 +91,14 @@ def _comparison_table(rows: list[dict], baseline: str) -> list[str]:
         cells = [f"{_f(row[f'{r}_dice_diff'], 3)} [{_f(row[f'{r}_dice_ci_low'])}, {_f(row[f'{r}_dice_ci_high'])}], "
                  f"p = {_f(row[f'{r}_dice_p'], 3)}" for r in REGIONS]
         lines.append(f"| {row['variant']} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _resolution_table(rows: list[dict], baseline: str) -> list[str]:
+    lines = [f"| variant vs {baseline} | " + " | ".join(f"{r} Dice" for r in REGIONS) + " |",
+             "|---" * (1 + len(REGIONS)) + "|"]
+    lines += [f"| {row['variant']} | " + " | ".join(f"±{_f(row[f'{r}_dice_resolvable'])}" for r in REGIONS) + " |"
+              for row in rows if row["variant"] != baseline]
     return lines
 
 
@@ -117,7 +133,7 @@ def dice_bars(study: Study, out: Path) -> Path:
         ax.bar(np.arange(len(names)) + i * width, means, width, yerr=errs, capsize=3, label=region)
     ax.set_xticks(np.arange(len(names)) + width)
     ax.set_xticklabels(names, rotation=30, ha="right")
-    ax.set_ylabel("Dice (test cases)")
+    ax.set_ylabel("Dice (test cases" + (", pooled over folds)" if study.folds else ")"))
     ax.set_ylim(0, 1)
     ax.legend(ncol=3)
     ax.grid(axis="y", alpha=0.3)
@@ -129,7 +145,7 @@ def val_curves(study: Study, out: Path) -> Path:
     plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
     for v in study.variants:
-        hist = read_metrics(run_dir(out, v, study.seeds[0]))
+        hist = read_metrics(run_dir(out, v, study.seeds[0], study.fold_ids[0]))
         epochs = [r["epoch"] for r in hist]
         axes[0].plot(epochs, [r["val_loss"] for r in hist], label=v.name)
         axes[1].plot(epochs, [r["val_dice_mean"] for r in hist], label=v.name)
@@ -138,7 +154,42 @@ def val_curves(study: Study, out: Path) -> Path:
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
     axes[1].legend(fontsize=7)
+    if study.folds:
+        fig.suptitle("fold 0", fontsize=9)
     return save_figure(fig, out / "val_curves.png")
+
+
+def runs_of(study: Study, out: Path) -> list[Path]:
+    """Every run folder of the study."""
+    return [run_dir(out, v, s, f) for f in study.fold_ids for v in study.variants for s in study.seeds]
+
+
+def design(study: Study, out: Path) -> str:
+    """One sentence on how cases were split: one split, or K folds pooled."""
+    if not study.folds:
+        split = stored_split(out, study)
+        return (f"split train/val/test = {len(split['train'])}/{len(split['val'])}/{len(split['test'])} cases "
+                "(the same for every variant)")
+    splits = [stored_split(out, study, f) for f in study.fold_ids]
+    n = sum(len(s["test"]) for s in splits)
+    sizes = ", ".join(f"{len(s['train'])}/{len(s['val'])}/{len(s['test'])}" for s in splits)
+    return (f"{study.folds}-fold patient-level cross-validation over {n} cases (`splits_final.json`), every case "
+            f"tested exactly once and the report pooled over folds; train/val/test per fold {sizes}")
+
+
+def budget_line(study: Study, out: Path) -> str:
+    """Steps, samples seen and minutes per run, and the machines that trained them (from each run folder)."""
+    lines = []
+    for v in study.variants:
+        d = run_dir(out, v, study.seeds[0], study.fold_ids[0])
+        cfg, hist = read_run_config(d), read_metrics(d)
+        per_epoch, batch = cfg.train.steps_per_epoch, cfg.train.batch_size
+        steps = f"{len(hist) * per_epoch} steps of {batch} ({len(hist) * per_epoch * batch} samples)" if per_epoch \
+            else f"{len(hist)} epochs of batch {batch}"
+        minutes = sum(r["seconds"] for r in hist) / 60
+        lines.append(f"- `{v.name}`: {steps}, {minutes:.1f} min (fold-0 run, seed {study.seeds[0]})")
+    machines = sorted({read_run_info(d).get("machine", "not recorded") for d in runs_of(study, out)})
+    return "\n".join(lines + [f"- trained on: {'; '.join(machines)}"])
 
 
 def write_report(study: Study, out: Path, data: str | Path) -> list[dict]:
@@ -147,29 +198,32 @@ def write_report(study: Study, out: Path, data: str | Path) -> list[dict]:
     write_csv(rows, out / "summary.csv", list(dict.fromkeys(k for r in rows for k in r)))
     dice_bars(study, out)
     val_curves(study, out)
-    split = stored_split(out, study)
     n, min_p = rows[-1].get("n_cases", 0), rows[-1].get("min_p", 1.0)
     note = (f"**Too few cases for a test to mean anything:** with {n} paired test cases the smallest p-value "
             f"the exact Wilcoxon test can give is {min_p:.3f}, so no difference can reach p < 0.05."
             if min_p > 0.05 else f"{n} paired test cases (smallest attainable p = {min_p:.3f}).")
     text = "\n".join([
         f"# Study: {study.name}", "",
-        f"Data: `{data}`; split train/val/test = {len(split['train'])}/{len(split['val'])}/{len(split['test'])} cases "
-        f"(the same for every variant); seeds {list(study.seeds)}; budget {study.budget or 'from the base config'}; "
-        f"evaluated on the {study.split} split with the `{study.checkpoint}` checkpoint at the original geometry.", "",
+        f"Data: `{data}`; {design(study, out)}; seeds {list(study.seeds)}; budget "
+        f"{study.budget or 'from the base config'}; evaluated on the {study.split} split with the "
+        f"`{study.checkpoint}` checkpoint at the original geometry.", "", "Training per run:", "",
+        budget_line(study, out), "",
         "## Results (test cases, mean ± sd over cases)", "", *_results_table(rows, study.baseline), "",
         "Paper metrics are pooled over all pixels and include background (not BraTS region Dice).", "",
         f"## Paired comparison with the baseline `{study.baseline}`", "",
         "Per-case differences (variant − baseline), mean with a bootstrap 95 % CI (10,000 resamples of cases) and the "
         "two-sided Wilcoxon signed-rank p-value.", "", note, "", *_comparison_table(rows, study.baseline), "",
+        "The smallest lead these paired cases resolve (80 % power, two-sided α = .05, from the sd of the per-case "
+        "differences): a smaller difference is within the noise of this many cases.", "",
+        *_resolution_table(rows, study.baseline), "",
         "## Best variant per metric", "", *_best(rows), "",
         "## Figures", "", "![Region Dice per variant](dice_bars.png)", "", "![Validation curves](val_curves.png)", ""])
     atomic_write_text(out / "report.md", text)
-    atomic_write_text(out / "report.html", _html(study, rows, split, out))
+    atomic_write_text(out / "report.html", _html(study, rows, design(study, out), out))
     return rows
 
 
-def _html(study: Study, rows: list[dict], split: dict, out: Path) -> str:
+def _html(study: Study, rows: list[dict], split: str, out: Path) -> str:
     """report.md's tables as a sortable page with the figures inline."""
     metric_cols = [f"{r}_{m}_mean" for r in REGIONS for m, _ in METRICS]
     results = (["variant", "test accuracy", "test mean IoU", "test Dice 4-class",
@@ -179,7 +233,7 @@ def _html(study: Study, rows: list[dict], split: dict, out: Path) -> str:
     diffs = [f"{r}_dice_{k}" for r in REGIONS for k in ("diff", "p")]
     comparison = (["variant", *[c.replace("_", " ") for c in diffs]],
                   [[r["variant"], *[r.get(c, "") for c in diffs]] for r in rows if r["variant"] != study.baseline])
-    intro = (f"Study {study.name}: {len(split['train'])}/{len(split['val'])}/{len(split['test'])} train/val/test "
-             f"cases, seeds {list(study.seeds)}, baseline {study.baseline}; p: two-sided Wilcoxon signed-rank.")
+    intro = (f"Study {study.name}: {split}; seeds {list(study.seeds)}, baseline {study.baseline}; p: two-sided "
+             "Wilcoxon signed-rank.")
     figures = {"Region Dice per variant": out / "dice_bars.png", "Validation curves": out / "val_curves.png"}
     return study_html(f"brats-unet study {study.name}", intro, results, comparison, figures)

@@ -1,6 +1,7 @@
 """A study file: a base config, a shared budget, and a grid or list of named variants (dotted overrides).
 
-Every variant trains on the same split with the same seed(s) and budget in ``STUDY/runs/<variant>/seed<k>``.
+Every variant trains on the same split with the same seed(s) and budget in ``STUDY/runs/<variant>/seed<k>``;
+with ``folds: K`` (cross-validation, ``study/folds.py``) on every fold, in ``STUDY/runs/<variant>/fold<f>/seed<k>``.
 """
 
 from __future__ import annotations
@@ -10,14 +11,15 @@ import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from ..config import Config, from_dict, parse_override, read_yaml, set_dotted
 from ..errors import ConfigError, closest
 from ..losses import check_loss_config
 from ..runs.folder import read_split
 
-STUDY_KEYS = ("name", "base", "budget", "seeds", "baseline", "variants", "grid", "evaluate", "description")
+STUDY_KEYS = ("name", "base", "budget", "seeds", "baseline", "variants", "grid", "evaluate", "description", "folds",
+              "splits")
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,13 @@ class Study:
     baseline: str
     split: str = "test"
     checkpoint: str = "last"
+    folds: int = 0  # 0: one split for every variant; K >= 2: patient-level K-fold cross-validation
+    splits: Optional[str] = None  # a given nnU-Net splits_final.json (its 'val' parts are the test folds)
+
+    @property
+    def fold_ids(self) -> tuple[Optional[int], ...]:
+        """The folds every variant x seed trains on: ``(None,)`` without cross-validation."""
+        return tuple(range(self.folds)) if self.folds else (None,)
 
 
 def _pairs(mapping: dict, prefix: str = "") -> list[tuple[list[str], object]]:
@@ -122,19 +131,59 @@ def load_study(path: str | Path, overrides: Iterable[str] = ()) -> Study:
     baseline = str(raw.get("baseline", names[0]))
     if baseline not in names:
         raise ConfigError(f"{path}: baseline '{baseline}' is not a variant{closest(baseline, names)}")
+    for name in names:
+        _check_name(path, name)
     ev = raw.get("evaluate") or {}
+    folds, splits = _folds(path, raw)
     study = Study(str(raw.get("name", path.stem)), _base(raw.get("base"), path), budget,
-                  tuple(int(s) for s in raw.get("seeds", [0])), tuple(variants), baseline,
-                  ev.get("split", "test"), ev.get("checkpoint", "last"))
+                  _seeds(path, raw.get("seeds", [0])), tuple(variants), baseline,
+                  ev.get("split", "test"), ev.get("checkpoint", "last"), folds, splits)
     for v in study.variants:
         variant_config(study, v, study.seeds[0])
     return study
 
 
-def variant_config(study: Study, variant: Variant, seed: int) -> Config:
-    """The validated Config of one variant and seed: base <- budget <- variant overrides <- seed."""
+def _check_name(path: Path, name: str) -> None:
+    """A variant name becomes a folder under STUDY/runs: no separators, no '..', nothing hidden."""
+    if not name or "/" in name or "\\" in name or name.startswith(".") or name != name.strip():
+        raise ConfigError(f"{path}: variant name {name!r} cannot be a folder name (no '/', '\\', leading '.' "
+                          "or surrounding spaces); rename it")
+
+
+def _seeds(path: Path, value: Any) -> tuple[int, ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(s, int) and not isinstance(s, bool)
+                                                           for s in value):
+        raise ConfigError(f"{path}: seeds: expected a non-empty list of integers, e.g. [0, 1], got {value!r}")
+    if len(set(value)) != len(value):
+        raise ConfigError(f"{path}: seeds: {value} repeats a seed; list each once")
+    return tuple(value)
+
+
+def _folds(path: Path, raw: dict) -> tuple[int, Optional[str]]:
+    """``folds: K`` (K >= 2) and an optional ``splits:`` file (nnU-Net's splits_final.json, needs folds)."""
+    folds, splits = raw.get("folds", 0), raw.get("splits")
+    if isinstance(folds, bool) or not isinstance(folds, int) or folds == 1 or folds < 0:
+        raise ConfigError(f"{path}: folds: expected an integer >= 2 (K-fold cross-validation) or 0 (one split), "
+                          f"got {folds!r}")
+    if splits is not None and not folds:
+        raise ConfigError(f"{path}: splits: a splits_final.json needs 'folds: K' (its number of folds)")
+    if splits is not None:
+        found = [r / str(splits) for r in (Path.cwd(), path.parent) if (r / str(splits)).is_file()]
+        if not found:
+            raise ConfigError(f"{path}: splits file '{splits}' not found (relative to the current folder or the "
+                              "study file)")
+        splits = str(found[0].resolve())
+    return folds, splits
+
+
+def variant_config(study: Study, variant: Variant, seed: int, split_file: Optional[Path] = None) -> Config:
+    """The validated Config of one variant and seed: base <- budget <- variant overrides <- seed (<- the fold's
+    split file, for cross-validation)."""
     raw = _apply(_apply(study.base, study.budget), variant.overrides)
     set_dotted(raw, ["train", "seed"], seed)
+    if split_file is not None:
+        set_dotted(raw, ["data", "split_file"], str(split_file))
+        set_dotted(raw, ["data", "fold"], None)
     try:
         cfg = from_dict(raw)
         check_loss_config(cfg.loss)
@@ -143,11 +192,12 @@ def variant_config(study: Study, variant: Variant, seed: int) -> Config:
         raise ConfigError(f"study {study.name}, variant {variant.name}: {exc}") from None
 
 
-def run_dir(out: Path, variant: Variant, seed: int) -> Path:
-    """Where a variant/seed trains."""
-    return out / "runs" / variant.name / f"seed{seed}"
+def run_dir(out: Path, variant: Variant, seed: int, fold: Optional[int] = None) -> Path:
+    """Where a variant/seed (on a cross-validation fold) trains."""
+    base = out / "runs" / variant.name
+    return (base if fold is None else base / f"fold{fold}") / f"seed{seed}"
 
 
-def stored_split(out: Path, study: Study) -> dict:
-    """The split the first variant trained on (all variants share it)."""
-    return read_split(run_dir(out, study.variants[0], study.seeds[0]))
+def stored_split(out: Path, study: Study, fold: Optional[int] = None) -> dict:
+    """The split the first variant trained on (all variants share it), of ``fold`` in a cross-validation."""
+    return read_split(run_dir(out, study.variants[0], study.seeds[0], fold))

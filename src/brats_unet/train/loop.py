@@ -31,7 +31,7 @@ from ..data.augment import augment_batch
 from ..data.cache import prepare_cache, select_cases
 from ..data.datasets import PatchDataset, SliceDataset, collate_pad, sample_indices
 from ..data.split import fold_split, load_split, make_split
-from ..device import autocast, keep_freed_memory, memory_format, resolve_device, resolve_precision
+from ..device import autocast, keep_freed_memory, machine_name, memory_format, resolve_device, resolve_precision
 from ..distributed import SINGLE, all_gather, all_sum, barrier, rank0_decides, setup, share
 from ..errors import BratsError, ConfigError
 from ..infer.inferer import to_labels
@@ -379,8 +379,9 @@ def train(cfg: Config, data_root: str | Path, run_dir: str | Path, resume: bool 
             run_dir.mkdir(parents=True, exist_ok=True)
             remove_stale_temps(run_dir)  # one writer per run folder: any temporary here is an interrupted one
             write_run_files(run_dir, cfg, trainer.split, data_root, {
-                "device": str(trainer.device), "precision": trainer.precision, "cache": str(trainer.cache.path),
-                "resumed_from_epoch": trainer.start_epoch, "processes": trainer.dist.world}, trainer.folds)
+                "device": str(trainer.device), "machine": machine_name(trainer.device), "precision": trainer.precision,
+                "cache": str(trainer.cache.path), "resumed_from_epoch": trainer.start_epoch,
+                "processes": trainer.dist.world}, trainer.folds)
         return trainer.fit()
     except BaseException:
         # a run that failed before its first checkpoint leaves no folder behind (only rank 0 ever made one)
