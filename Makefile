@@ -1,11 +1,11 @@
-# brats-unet: `make demo` (first command) and `make test` (the test command CI runs).
+# brats-unet: `make demo` (first command), `make check` (the fast lane, every edit) and `make test` (everything; CI).
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 TORCH_FALLBACK ?= torch==2.13.0
 
-.PHONY: setup demo test bench docs-screenshot clean
+.PHONY: setup demo check test bench docs-screenshot clean
 
 $(BIN)/brats-unet: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -26,7 +26,14 @@ setup: $(BIN)/brats-unet
 demo: setup
 	$(BIN)/brats-unet demo
 
-# Lint and types first (seconds), then the tests; CI runs exactly this.
+# The fast lane for every edit: lint, types and the tests not marked slow (no training on real cases, no
+# subprocess or torchrun, no browser); under 4 minutes on 2 cores.
+check: setup
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
+	$(BIN)/python -m pytest -q -m "not slow" tests
+
+# Everything: lint and types first (seconds), then every test; CI runs exactly this.
 test: setup
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy

@@ -17,11 +17,19 @@ REPO = Path(__file__).resolve().parents[1]
 SAMPLE = Path(os.environ.get("BRATS_SAMPLE", REPO.parent / "shared" / "data" / "brats2018-sample"))
 
 
+# Fixtures that train on real cases: a test using one is in the slow lane whatever its own cost.
+SLOW_FIXTURES = {"sample_run", "sample_cache", "study_run", "tumour_run", "exported"}
+
+
 def pytest_collection_modifyitems(items):
-    """Mark every test that reads the real sample (``-m real_sample`` / ``-m "not real_sample"`` select them)."""
+    """Mark every test that reads the real sample (``-m real_sample``), and every test that trains on it as
+    ``slow`` (``make check`` runs ``-m "not slow"``; ``make test`` runs everything)."""
     for item in items:
-        if {"sample_dir", "sample_cache"} & set(getattr(item, "fixturenames", ())):
+        used = set(getattr(item, "fixturenames", ()))
+        if {"sample_dir", "sample_cache"} & used:
             item.add_marker(pytest.mark.real_sample)
+        if SLOW_FIXTURES & used:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

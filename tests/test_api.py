@@ -11,6 +11,7 @@ import brats_unet as bu
 from brats_unet.evaluation.scoring import score_folders
 
 
+@pytest.mark.slow
 def test_import_is_light_and_exports_the_api():
     code = "import sys, brats_unet as b; print('torch' in sys.modules); b.load_run; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
@@ -26,6 +27,7 @@ def _volumes(case_dir):
     return {m: np.asarray(i.dataobj) for m, i in imgs.items()}, imgs["flair"].affine
 
 
+@pytest.mark.slow
 def test_predict_arrays_equals_the_cli(sample_run, sample_dir, run_cli, tmp_path):
     case = sample_dir / "Brats18_TCIA02_135_1"
     assert run_cli("predict", sample_run, case, "--out", tmp_path, "--quiet").code == 0

@@ -57,6 +57,7 @@ def test_inference_overrides_are_limited_to_eval_keys(tiny_run, phantoms, run_cl
     assert ok.code == 0
 
 
+@pytest.mark.slow
 def test_predict_shows_progress_over_cases_unless_quiet(sample_run, sample_dir, run_cli, tmp_path):
     two = tmp_path / "two"
     two.mkdir()
@@ -68,6 +69,7 @@ def test_predict_shows_progress_over_cases_unless_quiet(sample_run, sample_dir, 
     assert quiet.err == "" and quiet.out.strip().startswith("2 segmentation(s) written")
 
 
+@pytest.mark.slow
 def test_evaluate_one_split_computes_only_that_split(sample_run, run_cli, tmp_path):
     import shutil
 

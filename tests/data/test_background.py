@@ -42,6 +42,7 @@ def test_background_is_the_value_filling_the_border():
     assert abs(out[vol != np.float32(-3.6)].mean()) < 1e-6
 
 
+@pytest.mark.slow
 def test_a_case_normalised_elsewhere_preprocesses_as_the_raw_case(sample_dir, tmp_path, capsys):
     case = discover_cases(sample_dir)[0]
     other = case_from_files(_zscored_elsewhere(case, tmp_path), case.case_id, None)
@@ -52,6 +53,7 @@ def test_a_case_normalised_elsewhere_preprocesses_as_the_raw_case(sample_dir, tm
     assert "background" in err and "not 0" in err
 
 
+@pytest.mark.slow
 def test_predict_on_a_case_normalised_elsewhere_scores_as_the_raw_case(sample_run, sample_dir, run_cli, tmp_path):
     case = discover_cases(sample_dir)[-1]  # a case the sample run did not train on (it used the first 5)
     files = _zscored_elsewhere(case, tmp_path)
@@ -103,6 +105,7 @@ def test_a_given_brain_mask_sets_the_statistics_and_zeroes_the_rest(capsys):
     assert "give a brain mask" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_noisy_background_is_flagged_and_a_brain_mask_restores_the_raw_input(sample_dir, tmp_path, capsys):
     case = discover_cases(sample_dir)[0]
     files, mask = _noisy_background(case, tmp_path)
@@ -120,6 +123,7 @@ def test_a_noisy_background_is_flagged_and_a_brain_mask_restores_the_raw_input(s
     assert np.abs(raw - masked.astype(np.float32)).mean() < 0.01
 
 
+@pytest.mark.slow
 def test_predict_with_a_brain_mask_scores_as_the_raw_case(sample_run, sample_dir, run_cli, tmp_path):
     case = discover_cases(sample_dir)[-1]  # not one the sample run trained on
     files, mask = _noisy_background(case, tmp_path)

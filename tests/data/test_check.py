@@ -1,10 +1,12 @@
 import numpy as np
+import pytest
 
 from brats_unet.cli import main
 
 from .helpers import brats2020_case, image, seg, write_nifti
 
 
+@pytest.mark.slow
 def test_check_real_sample_is_clean(sample_dir, capsys):
     assert main(["check", str(sample_dir)]) == 0
     assert "16 case(s) checked, 0 problem(s)" in capsys.readouterr().err

@@ -54,6 +54,7 @@ def test_predict_slices_gives_each_slice_its_window_even_next_to_empty_ones():
         assert np.array_equal(logits[:, z].numpy(), slice_with_context(vol, z, 1)), z
 
 
+@pytest.mark.slow
 def test_dataset_items_carry_the_window(sample_cache):
     case = sample_cache.case_ids[0]
     plain, wide = SliceDataset(sample_cache, [case]), SliceDataset(sample_cache, [case], context=1)
@@ -71,6 +72,7 @@ def test_config_counts_the_window_in_the_input_channels_and_refuses_3d():
         load_config(overrides=["data.context=-1"])
 
 
+@pytest.mark.slow
 def test_a_2_5d_run_trains_predicts_and_exports_on_real_cases(sample_dir, tmp_path):
     sets = ["data.max_cases=5", "data.size=64", "data.slices=[40, 120]", "train.batch_size=8", "data.context=1",
             "train.steps_per_epoch=3", "train.epochs=1", "model.base_features=8", "data.oversample=0.5"]

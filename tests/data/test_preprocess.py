@@ -45,6 +45,7 @@ def test_zscore_is_exact_on_a_clipped_volume():
     assert abs(brain.mean()) < 1e-5 and abs(brain.std() - 1) < 1e-5 and (out[vol == 0] == 0).all()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["native", "crop"])
 def test_native_and_crop_invert_exactly(sample_dir, mode):
     case = discover_cases(sample_dir)[3]
@@ -62,6 +63,7 @@ def test_native_and_crop_invert_exactly(sample_dir, mode):
     np.testing.assert_array_equal(back, truth)
 
 
+@pytest.mark.slow
 def test_resize_round_trip_is_close(sample_dir):
     case = discover_cases(sample_dir)[3]
     prep = preprocess_case(case, DataConfig(modalities=("flair",)))
@@ -100,6 +102,7 @@ def test_interrupted_build_leaves_no_partial_case(sample_dir, tmp_path, monkeypa
     assert len(cache.case_ids) == 3 and cache.image(cache.case_ids[2]).shape == (1, 145, 64, 64)
 
 
+@pytest.mark.slow
 def test_prepare_cli_from_readme(sample_dir, tmp_path, capsys):
     from brats_unet.cli import main
 

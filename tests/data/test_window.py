@@ -61,6 +61,7 @@ def test_window_needs_native_slices_a_2d_model_and_multiples():
             load_config(overrides=bad)
 
 
+@pytest.mark.slow
 def test_the_trainer_batches_are_windows(sample_dir, tmp_path):
     cfg = load_config(overrides=["data.max_cases=4", "data.mode=crop", "data.window=[64, 48]", "data.slices=[40, 120]",
                                  "train.batch_size=4", "train.steps_per_epoch=2", "train.epochs=1",

@@ -36,12 +36,14 @@ def gli2024(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow
 def test_check_accepts_the_2024_scheme_and_hints_at_it(gli2024, run_cli):
     assert run_cli("check", gli2024, "--labels", "brats2024-gli").code == 0
     outcome = run_cli("check", gli2024)  # detected as the 2023 edition, whose codes stop at 3
     assert outcome.code == 2 and "--labels brats2024-gli" in outcome.out + outcome.err
 
 
+@pytest.mark.slow
 def test_predict_and_score_a_2024_case(gli2024, tiny_run, tmp_path, run_cli):
     out = tmp_path / "pred"
     assert run_cli("predict", tiny_run, gli2024, "--out", out, "--naming", "challenge", "--quiet").code == 0
@@ -73,6 +75,7 @@ def test_explicit_files_take_the_edition_from_names_or_labels(gli2024, tmp_path)
     assert case_from_files({"flair": tmp_path / "scan.nii.gz"}).edition == "brats2020"
 
 
+@pytest.mark.slow
 def test_2023_modality_names_are_aliases(gli2024, tiny_run, tmp_path, run_cli):
     folder = gli2024 / CASE
     out = tmp_path / "explicit"

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import csv
 
+import pytest
+
 from brats_unet.evaluation.evaluate import evaluate
 
 
+@pytest.mark.slow
 def test_evaluate_writes_lesionwise_columns(sample_run):
     evaluate(sample_run, "test", progress=False, overrides=["eval.lesionwise=GLI", "eval.convention=brats2023"])
     rows = list(csv.DictReader((sample_run / "eval" / "per_case.csv").open()))

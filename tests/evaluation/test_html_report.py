@@ -11,6 +11,9 @@ import pytest
 
 from ..checks import browser
 
+pytestmark = pytest.mark.slow  # trains, spawns processes or opens a browser: make test only
+
+
 REPO = Path(__file__).resolve().parents[2]
 SUM_PIXELS = """const c = document.querySelector('#case-0 canvas');
 const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;

@@ -32,6 +32,7 @@ def _mask(folder):
     return np.asarray(nib.load(str(folder / f"{CASE}_seg.nii.gz")).dataobj)
 
 
+@pytest.mark.slow
 def test_the_card_names_the_exported_checkpoint(exported):
     card = json.loads((exported / "model.onnx.json").read_text())
     assert card["checkpoint"] == "best.pt" and card["checkpoint_sha256"] == sha256_file(exported / "best.pt")
@@ -47,6 +48,7 @@ def test_auto_runs_onnxruntime_only_for_fp32_on_the_cpu(exported):
         choose_engine("onnxruntime", exported, best, torch.device("cuda"), "bf16")
 
 
+@pytest.mark.slow
 def test_onnxruntime_masks_match_pytorch_on_a_real_case(exported, sample_dir, run_cli, tmp_path, monkeypatch):
     case = sample_dir / CASE
     # PyTorch in fp32 like the graph (as on a CPU without native bf16, where `auto` picks ONNX Runtime): this

@@ -22,6 +22,7 @@ def _slices(sample_dir, run):
     return torch.from_numpy(image.astype(np.float32)).transpose(0, 1)[30:36]
 
 
+@pytest.mark.slow
 def test_onnx_export_matches_pytorch(sample_run, sample_dir, run_cli, tmp_path):
     ort = pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
     out = tmp_path / "model.onnx"
@@ -50,6 +51,7 @@ def test_torchscript_export_matches_pytorch(sample_run, sample_dir, run_cli, tmp
         assert torch.allclose(loaded(x), run.model(x), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_pack_predicts_as_it_is_and_unpacks(sample_run, sample_dir, run_cli, tmp_path):
     case = sample_dir / "Brats18_TCIA02_135_1"
     packed = tmp_path / "run.zip"
@@ -97,6 +99,7 @@ def _random_run(folder, overrides):
     return folder
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
 def test_every_2d_architecture_exports_a_graph_that_agrees(arch, tmp_path):
     """export checks the graph against PyTorch itself (predict may run it instead of the checkpoint)."""
@@ -110,6 +113,7 @@ def test_every_2d_architecture_exports_a_graph_that_agrees(arch, tmp_path):
     assert path.is_file() and json.loads((tmp_path / "model.onnx.json").read_text())["outputs"] == ["WT", "TC", "ET"]
 
 
+@pytest.mark.slow
 def test_predict_runs_instance_norm_as_group_norm_on_the_cpu_and_export_keeps_it(tmp_path, monkeypatch):
     """On the CPU predict runs the faster GroupNorm(C, C) in place of InstanceNorm2d; `brats-unet export` writes
     the network as trained (ONNX Runtime ran the InstanceNorm graph faster: benchmarks/RESULTS.md)."""
@@ -136,6 +140,7 @@ def test_predict_runs_instance_norm_as_group_norm_on_the_cpu_and_export_keeps_it
     assert exported == [{torch.nn.InstanceNorm2d}] and (run / "model.onnx").is_file()
 
 
+@pytest.mark.slow
 def test_a_graph_that_disagrees_with_pytorch_is_not_written(tmp_path, monkeypatch):
     pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
     import copy

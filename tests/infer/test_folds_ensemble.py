@@ -16,6 +16,9 @@ from brats_unet.infer.predict import labels_in_original, load_run, model_probabi
 from brats_unet.io import read_json
 from brats_unet.runs.folder import read_split
 
+pytestmark = pytest.mark.slow  # trains, spawns processes or opens a browser: make test only
+
+
 FOLD = ["data.max_cases=7", "data.size=64", "data.slices=[40, 120]", "train.batch_size=8",
         "train.steps_per_epoch=3", "train.epochs=1", "model.base_features=8", "data.oversample=0.5"]
 

@@ -153,6 +153,7 @@ def tumour_run(sample_dir, tmp_path_factory):
     return run
 
 
+@pytest.mark.slow
 def test_predict_path_agrees_with_a_plain_fp32_path_on_a_real_case(tumour_run, sample_dir):
     """The speed work (bf16 + channels_last where the CPU has it, brain-free slices computed once, decoding a
     few slices at a time) against the plain way: fp32, every slice, full-grid probabilities, argmax."""

@@ -56,6 +56,7 @@ def _perturbed_cases(sample_dir, n=3):
         yield case.case_id + "-noET", pred, no_et
 
 
+@pytest.mark.slow
 def test_dice_table_equals_applying_every_setting(sample_dir):
     for _, pred, ref in _perturbed_cases(sample_dir, n=1):
         table = dice_table(pred, ref)

@@ -35,6 +35,7 @@ def test_fp16_on_the_cpu_names_eval_precision(sample_run, sample_dir, run_cli, t
     assert not out.exists() or not any(out.iterdir())
 
 
+@pytest.mark.slow
 def test_fp32_on_a_bf16_cpu_gives_the_plain_cpus_mask(sample_run, sample_dir, run_cli, tmp_path, monkeypatch):
     """The same mask as a CPU without bf16 computes: the setting reaches the network's arithmetic."""
     masks = {}

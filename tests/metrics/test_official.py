@@ -24,7 +24,8 @@ from brats_unet.evaluation.scoring import lesion_scores
 from brats_unet.metrics.regions import score_masks
 from brats_unet.metrics.surface import hd95
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+              pytest.mark.slow]  # the official evaluators on 16 cases x 6 perturbations: make test only
 
 REGIONS = {"wt": (1, 2, 3), "tc": (1, 3), "et": (3,)}
 PERTURBATIONS = ("erode", "dilate", "remove_component", "far_component", "empty_pred", "empty_ref_region")

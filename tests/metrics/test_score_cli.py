@@ -31,6 +31,7 @@ def folders(sample_dir, tmp_path_factory):
     return ref, pred, expected
 
 
+@pytest.mark.slow
 def test_score_real_sample(folders, tmp_path, capsys):
     ref, pred, expected = folders
     out = tmp_path / "scores.csv"

@@ -20,6 +20,9 @@ from brats_unet.train.loop import train
 
 from .conftest import TINY, temporaries
 
+pytestmark = pytest.mark.slow  # trains, spawns processes or opens a browser: make test only
+
+
 SETS = TINY[:-1] + ["train.epochs=3", "train.precision=fp32"]  # 3 epochs: killed in the 2nd, resumed to the 3rd
 
 

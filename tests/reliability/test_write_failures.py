@@ -57,6 +57,7 @@ def test_read_only_file_system_train_leaves_no_folder(phantoms, run_cli, tmp_pat
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.slow
 def test_disk_full_mid_run_keeps_the_run_folder_consistent(tiny_run, phantoms, run_cli, tmp_path, monkeypatch):
     """The second epoch's checkpoint write fails: last.pt, best.pt and metrics.csv all still describe epoch 1,
     and --resume then finishes the run exactly as the uninterrupted one."""

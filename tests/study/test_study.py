@@ -37,6 +37,7 @@ def study_run(sample_dir, tmp_path_factory):
     return root, out
 
 
+@pytest.mark.slow
 def test_report_and_summary(study_run):
     _, out = study_run
     rows = list(csv.DictReader(open(out / "summary.csv")))

@@ -30,11 +30,13 @@ def _child(*args, env=None):
                           env=env).stdout.split()
 
 
+@pytest.mark.slow
 def test_keep_freed_memory_serves_large_blocks_from_the_heap():
     assert _child("default") == ["1"]  # glibc's own: a fresh process mmaps 8 MiB
     assert _child("keep") == ["True", "0"]  # kept: from the heap, reused next step instead of re-faulted
 
 
+@pytest.mark.slow
 def test_users_can_opt_out():
     assert _child("keep", env={**os.environ, "BRATS_UNET_MALLOC": "system"}) == ["False", "1"]
 

@@ -22,6 +22,9 @@ from brats_unet.config import load_config
 from brats_unet.runs.folder import read_metrics
 from brats_unet.train.loop import train
 
+pytestmark = pytest.mark.slow  # trains, spawns processes or opens a browser: make test only
+
+
 EPOCHS = 6
 
 

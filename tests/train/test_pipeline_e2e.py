@@ -13,6 +13,9 @@ from brats_unet.train.loop import train
 
 from ..checks import assert_drawn
 
+pytestmark = pytest.mark.slow  # trains, spawns processes or opens a browser: make test only
+
+
 QUICK = ["data.max_cases=5", "data.size=64", "data.slices=[40, 120]", "train.batch_size=8",
          "train.steps_per_epoch=4", "train.epochs=2", "model.base_features=8", "data.oversample=0.5"]
 

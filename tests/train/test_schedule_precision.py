@@ -30,6 +30,7 @@ def test_budget_spent_follows_the_clock_when_it_ends_first():
     assert _spent(1000, 600.0, epochs=1000, max_minutes=10) < 1  # the rate stays positive
 
 
+@pytest.mark.slow
 def test_poly_anneals_within_a_time_budget(sample_dir, tmp_path):
     sets = ["data.max_cases=4", "data.size=64", "data.slices=[60, 100]", "train.batch_size=4",
             "train.steps_per_epoch=2", "train.epochs=1000", "train.max_minutes=0.25", "model.base_features=8",

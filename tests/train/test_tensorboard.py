@@ -10,6 +10,7 @@ from brats_unet.train.loop import train
 from ..conftest import QUICK
 
 
+@pytest.mark.slow
 def test_tensorboard_events_hold_every_epoch(sample_dir, tmp_path):
     pytest.importorskip("tensorboard", reason="the tensorboard extra is not installed")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
