@@ -2,7 +2,7 @@
 
 The paper's network (random weights), exported with ``brats-unet export --format onnx`` code, run over the
 145 slices of one case (batches of 16, 2 x 128 x 128) by the engine ``eval.engine=onnxruntime`` uses
-(:class:`brats_unet.infer.engine.OrtModel`: CPU provider, fp32, intra-op threads = torch's) and by PyTorch
+(:class:`brats_unet.infer.backend.OrtModel`: CPU provider, fp32, intra-op threads = torch's) and by PyTorch
 as `predict` runs it (autocast in the precision ``auto`` resolves to here: bf16 on a CPU with native bf16,
 else fp32; channels_last), and in plain fp32; best of 3 after a warm-up, in one run.
 
@@ -19,7 +19,7 @@ import torch
 
 from bench_predict import RECIPES, make_run
 from brats_unet.device import autocast, resolve_precision
-from brats_unet.infer.engine import OrtModel
+from brats_unet.infer.backend import OrtModel
 from brats_unet.infer.export import export_run
 from brats_unet.infer.predict import load_run
 from common import best_of, machine, usage

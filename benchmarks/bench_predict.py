@@ -24,8 +24,8 @@ from brats_unet.config import load_config, save_yaml, to_dict
 from brats_unet.data.discovery import discover_cases
 from brats_unet.data.preprocess import preprocess_case, to_original
 from brats_unet.device import resolve_precision
-from brats_unet.infer.inferer import case_logits, to_labels
 from brats_unet.infer.predict import labels_in_original, load_run, write_seg
+from brats_unet.infer.whole_case import case_logits, to_labels
 from brats_unet.models import build_model
 from common import REPO, machine, require_sample, usage
 

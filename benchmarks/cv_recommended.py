@@ -35,12 +35,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from brats_unet.atomic_files import write_csv
 from brats_unet.config import load_config
 from brats_unet.data.discovery import discover_cases
 from brats_unet.evaluation.evaluate import brats_rows, predict_labels, references
 from brats_unet.infer.postprocess import apply, choose, dice_table
 from brats_unet.infer.predict import LoadedRun
-from brats_unet.io import write_csv
 from brats_unet.runs.checkpoint import load_checkpoint
 from brats_unet.runs.folder import write_run_files
 from brats_unet.train.loop import Trainer

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from brats_unet.io import write_csv
+from brats_unet.atomic_files import write_csv
 from brats_unet.study.stats import compare
 
 REGIONS = ("WT", "TC", "ET")

@@ -23,17 +23,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from brats_unet.atomic_files import write_json
 from brats_unet.brats import NUM_CLASSES
 from brats_unet.config import load_config
 from brats_unet.data.cache import SliceCache
 from brats_unet.data.datasets import SliceDataset, collate_pad
 from brats_unet.data.preprocess import CaseMeta
 from brats_unet.device import autocast, memory_format, resolve_precision
-from brats_unet.infer.inferer import to_labels
-from brats_unet.io import write_json
+from brats_unet.infer.whole_case import to_labels
 from brats_unet.losses import build_loss
 from brats_unet.metrics.confusion import confusion_counts
-from brats_unet.metrics.paper import paper_metrics
+from brats_unet.metrics.pooled import pooled_metrics
 from brats_unet.models import build_model
 
 SLICES, SIZE = 145, 128
@@ -120,7 +120,7 @@ def main(args: argparse.Namespace) -> None:
                 torch.cuda.synchronize()
             seconds = time.perf_counter() - start
             stop.set()
-            metrics = paper_metrics(matrix.cpu().numpy())
+            metrics = pooled_metrics(matrix.cpu().numpy())
             print(f"{epoch}: {steps} steps, {seconds:.2f} s, {steps * args.batch / seconds:.0f} slices/s, "
                   f"waiting for data {waiting / seconds:.0%}, GPU utilisation "
                   f"{np.mean(util) if util else float('nan'):.0f} % (nvidia-smi, {len(util)} samples), "

@@ -17,12 +17,12 @@ from pathlib import Path
 import torch
 from monai.networks.nets import BasicUNet
 
+from brats_unet.atomic_files import write_csv
 from brats_unet.config import load_config
 from brats_unet.data.discovery import discover_cases
 from brats_unet.evaluation.evaluate import brats_rows, predict_labels
 from brats_unet.evaluation.tables import summary_table
 from brats_unet.infer.predict import LoadedRun
-from brats_unet.io import write_csv
 from brats_unet.train.loop import Trainer
 from common import require_sample
 from quality import write_leave_out_split

@@ -24,10 +24,10 @@ import numpy as np
 
 from brats_unet.brats import REGION_NAMES
 from brats_unet.data.cache import prepare_cache
+from brats_unet.evaluation.cached_cases import evaluate_cached
 from brats_unet.infer.predict import load_run
 from brats_unet.runs.folder import data_root_of, read_split
 from brats_unet.study.stats import compare
-from brats_unet.train.validate import evaluate_cached
 
 BASELINE = "activation-relu_dropout-bottleneck0.2_norm-none"
 

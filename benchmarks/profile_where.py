@@ -38,7 +38,7 @@ import torch, numpy as np
 mark("import torch")
 from brats_unet.data.discovery import discover_cases
 from brats_unet.data.preprocess import preprocess_case
-from brats_unet.infer.inferer import case_logits
+from brats_unet.infer.whole_case import case_logits
 from brats_unet.infer.predict import labels_in_original, load_run, write_seg
 mark("import brats_unet")
 run_dir, sample, case_id, out = map(Path, sys.argv[1:5])

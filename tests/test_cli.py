@@ -73,7 +73,7 @@ def test_predict_shows_progress_over_cases_unless_quiet(sample_run, sample_dir, 
 def test_evaluate_one_split_computes_only_that_split(sample_run, run_cli, tmp_path):
     import shutil
 
-    from brats_unet.io import read_csv
+    from brats_unet.atomic_files import read_csv
     from brats_unet.runs.folder import read_split
 
     run = tmp_path / "run"

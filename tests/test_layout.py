@@ -1,7 +1,8 @@
 """The package layout follows the pipeline: imports run one way only, and no module circle exists.
 
-Order (lower imports nothing above it): errors < io, version, brats, typed < config < data < models, losses <
-metrics, runs, device, distributed, plots < infer < train < evaluation < study < cli, api < the package facade.
+Order (lower imports nothing above it): errors < atomic_files, version, brats, yaml_dataclasses < config < data <
+models, losses < metrics, runs, device, distributed, plots < infer < evaluation < train < study < cli, api < the
+package facade. The trainer calls evaluation (validation scores cached cases), never the reverse, as in nnU-Net.
 Same-rank packages may not import each other; every import counts, also one inside a function.
 """
 
@@ -14,8 +15,9 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "brats_unet"
 RANKS = {
-    "errors": 0, "io": 1, "version": 1, "brats": 1, "typed": 1, "config": 2, "data": 3, "models": 4, "losses": 4,
-    "metrics": 5, "runs": 5, "device": 5, "distributed": 5, "plots": 5, "infer": 6, "train": 7, "evaluation": 8,
+    "errors": 0, "atomic_files": 1, "version": 1, "brats": 1, "yaml_dataclasses": 1, "config": 2, "data": 3,
+    "models": 4, "losses": 4, "metrics": 5, "runs": 5, "device": 5, "distributed": 5, "plots": 5, "infer": 6,
+    "evaluation": 7, "train": 8,
     "study": 9, "cli": 10, "api": 10, "__init__": 11, "__main__": 11,
 }
 

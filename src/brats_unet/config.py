@@ -16,10 +16,10 @@ from typing import Any, Literal, Optional
 
 import yaml
 
+from .atomic_files import atomic_write_text
 from .brats import MODALITIES, Convention, HdMethod, Modality, SchemeName
 from .errors import ConfigError
-from .io import atomic_write_text
-from .typed import build, choices, field_choices  # noqa: F401  (choices and field_choices: public, re-exported)
+from .yaml_dataclasses import build, choices, field_choices  # noqa: F401  (choices and field_choices: public, re-exported)
 
 ArchName = Literal["unet", "residual_unet", "attention_unet"]
 ActivationName = Literal["relu", "prelu", "leaky_relu"]
@@ -54,7 +54,7 @@ class DataConfig:
     # 2D native/crop training on fixed (H, W) windows, tumour-centred on tumour slices; None: whole crops padded
     # to each batch's largest (validation and prediction always see whole slices)
     window: Optional[tuple[int, int]] = None
-    context: int = 0  # 2.5D: k neighbouring slices on either side as extra channels (2D only; data/context.py)
+    context: int = 0  # 2.5D: k neighbouring slices on either side as extra channels (2D only; data/neighbour_slices.py)
     cache_dir: Optional[str] = None  # default: $BRATS_UNET_CACHE or ~/.cache/brats-unet
 
 
@@ -135,7 +135,7 @@ class EvalConfig:
     overlap: float = 0.5  # sliding-window overlap for 3D
     tta: bool = False
     # predict's engine: auto = ONNX Runtime where measured faster (fp32 on the CPU) if the run holds an
-    # export of its checkpoint (brats-unet export RUN --format onnx), else PyTorch (infer/engine.py)
+    # export of its checkpoint (brats-unet export RUN --format onnx), else PyTorch (infer/backend.py)
     engine: Literal["auto", "torch", "onnxruntime"] = "auto"
     # predict's and evaluate's precision; None: the run's train.precision. fp32 on a bf16 CPU gives the
     # plain-float answer (bf16 and fp32 masks differ in a few boundary voxels), bf16 the faster one

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from .atomic_files import atomic_write
 from .brats import CLASS_COLOURS, CLASS_NAMES
-from .io import atomic_write
 
 ERROR_COLOURS = {"false positive": (1.0, 0.2, 0.2), "false negative": (0.2, 0.5, 1.0), "wrong class": (1.0, 0.85, 0.0)}
 ERROR_CODE_COLOURS = dict(zip(range(1, 4), ERROR_COLOURS.values()))  # error_map codes -> colours
@@ -39,7 +39,7 @@ def save_figure(fig: Any, path: str | Path) -> Path:
     return path
 
 
-def figure2(history: list[dict], path: str | Path) -> Path:
+def training_curves(history: list[dict], path: str | Path) -> Path:
     """Training curves (the paper's Figure 2) from metrics.csv rows."""
     plt = pyplot()
     fig, axes = plt.subplots(1, 4, figsize=(16, 3.6))
@@ -78,7 +78,7 @@ def error_map(pred: np.ndarray, ref: np.ndarray) -> np.ndarray:
     return out
 
 
-def figure3(flair: np.ndarray, ref: np.ndarray, pred: np.ndarray, path: str | Path, title: str = "") -> Path:
+def slice_comparison(flair: np.ndarray, ref: np.ndarray, pred: np.ndarray, path: str | Path, title: str = "") -> Path:
     """Qualitative result for one axial slice (2D arrays, internal label codes)."""
     plt = pyplot()
     fig, axes = plt.subplots(1, 7, figsize=(21, 3.4))

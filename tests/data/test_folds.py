@@ -4,10 +4,10 @@ import json
 
 import pytest
 
+from brats_unet.atomic_files import write_json
 from brats_unet.config import load_config
 from brats_unet.data.split import fold_split, load_split, make_folds, make_split
 from brats_unet.errors import ConfigError, DataError
-from brats_unet.io import write_json
 
 PAPER = (0.6775, 0.2005, 0.1220)
 IDS = [f"case{i:02d}" for i in range(23)]

@@ -9,11 +9,11 @@ import pytest
 import torch
 import yaml
 
+from brats_unet.atomic_files import read_json
 from brats_unet.cli import main
 from brats_unet.data.discovery import discover_cases
 from brats_unet.infer.postprocess import GRID, Postprocess, apply, read_choice, write_choice
 from brats_unet.infer.predict import labels_in_original, load_run, model_probabilities, segment
-from brats_unet.io import read_json
 from brats_unet.runs.folder import read_split
 
 pytestmark = pytest.mark.slow  # trains, spawns processes or opens a browser: make test only

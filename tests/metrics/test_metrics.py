@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from brats_unet.metrics.confusion import confusion_matrix, counts, scores
-from brats_unet.metrics.paper import PaperMetrics, paper_metrics
+from brats_unet.metrics.pooled import PooledMetrics, pooled_metrics
 from brats_unet.metrics.regions import diagonal_mm, score_case, score_masks, summarise
 from brats_unet.metrics.surface import hd95, surface_distances
 
@@ -87,7 +87,7 @@ def test_region_scores_and_volumes():
 def test_paper_metrics_hand_computed():
     ref = np.array([0, 0, 0, 1, 2, 3])
     pred = np.array([0, 0, 1, 1, 2, 2])
-    m = PaperMetrics(4)
+    m = PooledMetrics(4)
     m.update(pred[:3], ref[:3])
     m.update(pred[3:], ref[3:])
     out = m.compute()
@@ -97,7 +97,7 @@ def test_paper_metrics_hand_computed():
     assert out["mean_iou"] == pytest.approx(np.mean(ious)) and out["dice"] == pytest.approx(np.mean(dices))
     torch = pytest.importorskip("torch")
     np.testing.assert_array_equal(confusion_matrix(torch.tensor(pred), torch.tensor(ref), 4), m.matrix)
-    assert paper_metrics(np.diag([5, 0, 0, 0]))["mean_iou"] == 1.0  # absent classes are skipped
+    assert pooled_metrics(np.diag([5, 0, 0, 0]))["mean_iou"] == 1.0  # absent classes are skipped
 
 
 def _random_masks(seed, shape=(40, 36, 24)):

@@ -11,7 +11,7 @@ import time
 import pytest
 import torch
 
-from brats_unet import io as bio
+from brats_unet import atomic_files as bio
 from brats_unet.runs.folder import read_metrics
 
 from .conftest import TINY, temporaries

@@ -50,9 +50,9 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
+    from ..atomic_files import atomic_write_text, write_csv
     from ..evaluation.scoring import score_folders
     from ..evaluation.tables import score_columns, summary_metrics, summary_table
-    from ..io import atomic_write_text, write_csv
 
     rows = score_folders(args.pred, args.ref, args.labels, args.convention, progress=not args.quiet,
                          method=args.hd95, lesionwise=args.lesionwise)
@@ -134,13 +134,13 @@ def cmd_report(args: argparse.Namespace) -> int:
         out = write_html_report(args.run, args.data, args.checkpoint, args.device or "auto")
         print(f"HTML report: {out} (one self-contained file; open it in any browser)")
         return 0
-    from ..evaluation.qualitative import make_figure3
+    from ..evaluation.qualitative import make_slice_comparison
     from ..infer.predict import load_run
-    from ..plots import figure2
+    from ..plots import training_curves
     from ..runs.folder import read_metrics
 
-    fig2 = figure2(read_metrics(args.run), Path(args.run) / "figures" / "fig2_curves.png")
-    fig3 = make_figure3(args.run, args.case, args.slice, args.data, args.checkpoint,
+    fig2 = training_curves(read_metrics(args.run), Path(args.run) / "figures" / "fig2_curves.png")
+    fig3 = make_slice_comparison(args.run, args.case, args.slice, args.data, args.checkpoint,
                         run=load_run(args.run, args.checkpoint, args.device or "auto"))
     print(f"Figure 2: {fig2}\nFigure 3: {fig3}")
     return 0

@@ -16,7 +16,7 @@ from ..data.discovery import Source, discover_cases
 from ..data.synth import write_synthetic
 from ..data.volumes import read_array
 from ..evaluation.evaluate import evaluate
-from ..evaluation.qualitative import make_figure3
+from ..evaluation.qualitative import make_slice_comparison
 from ..infer.predict import load_run, predict_case
 from ..runs.folder import read_split
 from ..train.loop import train
@@ -54,9 +54,9 @@ def demo(data: Optional[str | Path] = None, minutes: float = 3.0, out: str | Pat
     case = next(c for c in discover_cases(root) if c.case_id == split["test"][0])
     nifti, _ = predict_case(load_run(run_dir, device=device), case, out / "predictions")
     pred = case.scheme.to_internal(read_array(Source(nifti)))  # figure 3 reuses the prediction
-    fig3 = make_figure3(run_dir, case.case_id, data_root=root, pred=pred)
+    fig3 = make_slice_comparison(run_dir, case.case_id, data_root=root, pred=pred)
     where = {"run": run_dir, "table1": run_dir / "eval" / "table1.md", "brats": run_dir / "eval" / "brats.md",
-             "figure2": run_dir / "figures" / "fig2_curves.png", "figure3": fig3, "prediction": nifti}
+             "training_curves": run_dir / "figures" / "fig2_curves.png", "slice_comparison": fig3, "prediction": nifti}
     print((run_dir / "eval" / "table1.md").read_text())
     print((run_dir / "eval" / "brats.md").read_text())
     print("\n".join(f"{k:>10}: {v}" for k, v in where.items()))

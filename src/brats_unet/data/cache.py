@@ -20,9 +20,9 @@ from typing import Optional
 
 import numpy as np
 
+from ..atomic_files import STALE_S, make_folder, read_json, remove_stale_temps, temp_folder, write_json
 from ..config import DEFAULT_MULTIPLE, DataConfig
 from ..errors import DataError, write_error
-from ..io import STALE_S, make_folder, read_json, remove_stale_temps, temp_folder, write_json
 from .discovery import Case, discover_cases
 from .preprocess import CaseMeta, preprocess_case
 

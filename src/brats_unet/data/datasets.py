@@ -10,7 +10,7 @@ from torch.utils.data import Dataset
 
 from ..config import DEFAULT_MULTIPLE
 from .cache import SliceCache
-from .context import slice_with_context
+from .neighbour_slices import slice_with_context
 
 
 class SliceDataset(Dataset):

@@ -18,8 +18,8 @@ from typing import Optional
 
 import numpy as np
 
+from ..atomic_files import read_json
 from ..errors import DataError
-from ..io import read_json
 
 SPLITS = ("train", "val", "test")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from ..io import atomic_write
+from ..atomic_files import atomic_write
 
 # Intensity of (brain, ventricles, edema, enhancing, necrosis) per modality, loosely like real MRI.
 CONTRAST = {

@@ -14,6 +14,7 @@ from typing import Optional
 
 import numpy as np
 
+from ..atomic_files import atomic_write_text, write_csv
 from ..brats import BRATS2023
 from ..data.cache import SliceCache, prepare_cache
 from ..data.discovery import Case, discover_cases
@@ -21,17 +22,17 @@ from ..data.volumes import read_seg, spacing
 from ..errors import BratsError
 from ..infer.postprocess import Postprocess, apply, dice_table, write_choice
 from ..infer.predict import LoadedRun, load_run, segment
-from ..io import atomic_write_text, write_csv
 from ..losses import build_loss
 from ..runs.folder import data_root_of, read_split
-from ..train.validate import evaluate_cached
+from .cached_cases import evaluate_cached
 from .scoring import score_arrays, subchallenge_of
 from .tables import region_summary, score_columns, summary_metrics, summary_table
 
 SPLIT_NAMES = {"train": "Training", "val": "Validation", "test": "Test"}
 
 
-def table1(run: LoadedRun, cache: SliceCache, split: dict, which: tuple[str, ...] = tuple(SPLIT_NAMES)) -> list[dict]:
+def pooled_table(run: LoadedRun, cache: SliceCache, split: dict,
+                 which: tuple[str, ...] = tuple(SPLIT_NAMES)) -> list[dict]:
     """The paper's Table 1 rows for the ``which`` splits (train, val, test)."""
     loss_fn = build_loss(run.cfg.loss)
     rows = []
@@ -44,7 +45,7 @@ def table1(run: LoadedRun, cache: SliceCache, split: dict, which: tuple[str, ...
     return rows
 
 
-def table1_markdown(rows: list[dict]) -> str:
+def pooled_table_markdown(rows: list[dict]) -> str:
     """Markdown of Table 1 (percentages as in the paper, loss as a number)."""
     lines = ["| | cases | Loss | Accuracy | Mean IoU | Dice |", "|---|---|---|---|---|---|"]
     for r in rows:
@@ -127,7 +128,7 @@ def evaluate(run_dir: str | Path, split: str = "test", checkpoint: str = "best",
     which = tuple(SPLIT_NAMES) if split == "all" else (split,)
     wanted = {c for s in which for c in splits[s]}
     cache = prepare_cache(data_root, run.cfg.data, progress=progress, multiple=run.cfg.model.multiple, only=wanted)
-    t1 = table1(run, cache, splits, which)
+    t1 = pooled_table(run, cache, splits, which)
     found = [c for c in discover_cases(data_root) if c.seg is not None]
     cases = [c for c in found if c.case_id in wanted]
     if not cases:
@@ -147,7 +148,7 @@ def evaluate(run_dir: str | Path, split: str = "test", checkpoint: str = "best",
 def _write(out: Path, t1: list[dict], rows: list[dict], split: str, statement: str,
            raw: Optional[list[dict]] = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "table1.md", table1_markdown(t1))
+    atomic_write_text(out / "table1.md", pooled_table_markdown(t1))
     write_csv(t1, out / "table1.csv")
     write_csv(rows, out / "per_case.csv", score_columns(rows))
     text = (f"BraTS region scores, split '{split}', original geometry (mean ± sd (median) over cases)\n\n"

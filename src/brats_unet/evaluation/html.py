@@ -19,14 +19,14 @@ from typing import Any, Optional
 
 import numpy as np
 
+from ..atomic_files import atomic_write_text, read_csv
 from ..brats import CLASS_COLOURS, REGION_NAMES
 from ..data.discovery import discover_cases
 from ..data.preprocess import normalise
 from ..data.volumes import read_array, read_seg
 from ..errors import BratsError
 from ..infer.predict import load_run, segment
-from ..io import atomic_write_text, read_csv
-from ..plots import ERROR_CODE_COLOURS, error_map, figure2, grey, overlay
+from ..plots import ERROR_CODE_COLOURS, error_map, grey, overlay, training_curves
 from ..runs.folder import data_root_of, read_metrics
 from .html_assets import PAGE, VIEWER
 from .tables import region_summary
@@ -159,4 +159,4 @@ def write_html_report(run_dir: str | Path, data_root: Optional[str | Path] = Non
 
 def _curves_png(run_dir: Path) -> bytes:
     with tempfile.TemporaryDirectory() as tmp:
-        return figure2(read_metrics(run_dir), Path(tmp) / "curves.png").read_bytes()
+        return training_curves(read_metrics(run_dir), Path(tmp) / "curves.png").read_bytes()

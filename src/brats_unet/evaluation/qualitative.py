@@ -12,7 +12,7 @@ from ..data.preprocess import normalise
 from ..data.volumes import read_array, read_seg
 from ..errors import DataError
 from ..infer.predict import LoadedRun, load_run, segment
-from ..plots import figure3
+from ..plots import slice_comparison
 from ..runs.folder import data_root_of, read_split
 
 
@@ -21,7 +21,7 @@ def pick_slice(ref: np.ndarray) -> int:
     return int((ref > 0).sum(axis=(0, 1)).argmax())
 
 
-def make_figure3(run_dir: str | Path, case_id: Optional[str] = None, slice_index: Optional[int] = None,
+def make_slice_comparison(run_dir: str | Path, case_id: Optional[str] = None, slice_index: Optional[int] = None,
                  data_root: Optional[str | Path] = None, checkpoint: str = "best", run: Optional[LoadedRun] = None,
                  pred: Optional[np.ndarray] = None) -> Path:
     """Render Figure 3 into ``run_dir/figures``; default case: the first test case.
@@ -47,4 +47,4 @@ def make_figure3(run_dir: str | Path, case_id: Optional[str] = None, slice_index
                             f"differs from the images' {flair.shape}")
     z = pick_slice(ref) if slice_index is None else slice_index
     path = run_dir / "figures" / f"fig3_{case_id}_z{z}.png"
-    return figure3(flair[:, :, z], ref[:, :, z], pred[:, :, z], path, f"{case_id}, axial slice {z}")
+    return slice_comparison(flair[:, :, z], ref[:, :, z], pred[:, :, z], path, f"{case_id}, axial slice {z}")

@@ -16,11 +16,11 @@ from typing import Literal, Optional
 
 import torch
 
+from ..atomic_files import atomic_path, sha256_file, write_json
 from ..brats import BRATS2020, REGION_NAMES
 from ..config import to_dict
 from ..errors import ConfigError, DataError
-from ..io import atomic_path, sha256_file, write_json
-from .engine import OrtModel
+from .backend import OrtModel
 from .predict import LoadedRun
 
 Format = Literal["onnx", "torchscript"]
@@ -46,7 +46,8 @@ def card(run: LoadedRun, fmt: str, checkpoint: Optional[Path] = None) -> dict:
         "input_layout": "(B, C, D, H, W)" if cfg.model.spatial_dims == 3 else "(B, C, H, W) axial slices",
         "spatial_multiple": cfg.model.multiple, "channels": list(cfg.data.modalities),
         "preprocessing": {k: to_dict(cfg)["data"][k] for k in ("normalize", "mode", "size", "slices", "context")},
-        "channel_order": "for each slice offset -context..+context, the channels in order (brats_unet.data.context)",
+        "channel_order": "for each slice offset -context..+context, the channels in order "
+                         "(brats_unet.data.neighbour_slices)",
         "decode": "sigmoid > 0.5 per region WT, TC, ET" if regions else "argmax of softmax over classes",
         "outputs": list(REGION_NAMES) if regions else ["background", "core", "edema", "enhancing"],
         "label_codes_brats2020": list(BRATS2020.codes),

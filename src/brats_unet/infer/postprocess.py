@@ -28,9 +28,9 @@ from typing import Optional
 
 import numpy as np
 
+from ..atomic_files import read_json, write_json
 from ..brats import CORE, ENHANCING, REGIONS
 from ..errors import DataError
-from ..io import read_json, write_json
 
 FILE = "postprocessing.json"
 

@@ -14,6 +14,7 @@ import nibabel as nib
 import numpy as np
 import torch
 
+from ..atomic_files import STALE_S, atomic_write, make_folder, remove_stale_temps
 from ..brats import get_scheme
 from ..config import Config, apply_overrides, from_dict, parse_override, to_dict
 from ..data.discovery import Case, Source
@@ -21,15 +22,14 @@ from ..data.preprocess import CaseMeta, preprocess_case, resize_plane, to_origin
 from ..data.volumes import open_image
 from ..device import resolve_device, resolve_precision
 from ..errors import BratsError, ConfigError, DataError, cause
-from ..io import STALE_S, atomic_write, make_folder, remove_stale_temps
 from ..models import build_model, instance_norm_as_group_norm
 from ..models.ensemble import ProbabilityEnsemble
 from ..runs.checkpoint import load_checkpoint
 from ..runs.folder import read_run_config
 from ..runs.pack import unpacked
-from .engine import OrtModel, choose_engine
-from .inferer import case_logits, to_labels
+from .backend import OrtModel, choose_engine
 from .postprocess import Postprocess, apply, read_choice
+from .whole_case import case_logits, to_labels
 
 
 @dataclass

@@ -18,9 +18,9 @@ from typing import Any, Optional
 
 import torch
 
+from ..atomic_files import read_csv, read_json, write_csv_to, write_json
 from ..config import Config, load_config, save_yaml, to_dict
 from ..errors import BratsError
-from ..io import read_csv, read_json, write_csv_to, write_json
 from ..version import __version__
 
 METRIC_COLUMNS = ["epoch", "lr", "seconds", "train_loss", "train_accuracy", "train_mean_iou", "train_dice",

@@ -15,8 +15,8 @@ import zipfile
 import zlib
 from pathlib import Path
 
+from ..atomic_files import atomic_path, make_folder, sha256_file, temp_folder, write_json
 from ..errors import DataError
-from ..io import atomic_path, make_folder, sha256_file, temp_folder, write_json
 from ..version import __version__
 
 REQUIRED = ("config.yaml", "split.json", "run.json")

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic_files import read_json, write_json
 from ..data.discovery import discover_cases
 from ..data.split import make_folds, validate_split
 from ..errors import DataError
-from ..io import read_json, write_json
 from .spec import Study
 
 VAL_FRACTION = 0.1  # of a fold's training part, held out for monitoring and the post-processing choice

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic_files import atomic_write_text, read_csv, write_csv
 from ..brats import REGION_NAMES as REGIONS
 from ..errors import BratsError
 from ..evaluation.html import study_html
-from ..io import atomic_write_text, read_csv, write_csv
 from ..metrics.regions import summarise
 from ..plots import pyplot, save_figure
 from ..runs.folder import read_metrics, read_run_config, read_run_info
@@ -36,7 +36,7 @@ def per_case(study: Study, out: Path, variant: Variant) -> dict[tuple[str, str],
     return {k: {c: float(np.nanmean(v)) for c, v in d.items()} for k, d in acc.items()}
 
 
-def table1_test(study: Study, out: Path, variant: Variant) -> dict[str, float]:
+def pooled_test_metrics(study: Study, out: Path, variant: Variant) -> dict[str, float]:
     """The paper's metrics on the test split, averaged over seeds (and folds)."""
     rows = [r for f in study.fold_ids for s in study.seeds
             for r in read_csv(run_dir(out, variant, s, f) / "eval" / "table1.csv") if r["split"] == "Test"]
@@ -49,7 +49,7 @@ def summary_rows(study: Study, out: Path) -> list[dict]:
     base = cases[study.baseline]
     rows = []
     for v in study.variants:
-        test = {f"test_{k}": x for k, x in table1_test(study, out, v).items()}
+        test = {f"test_{k}": x for k, x in pooled_test_metrics(study, out, v).items()}
         row = {"variant": v.name, "seeds": len(study.seeds), **test}
         for region in REGIONS:
             for metric, _ in METRICS:

@@ -13,11 +13,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
+from ..atomic_files import refuse_file
 from ..data.roots import union_root
 from ..device import resolve_device
 from ..distributed import barrier, setup, share
 from ..evaluation.evaluate import evaluate
-from ..io import refuse_file
 from ..train.loop import train
 from .folds import study_folds, write_fold_splits
 from .report import write_report

@@ -25,6 +25,7 @@ from typing import Optional
 import numpy as np
 import torch
 
+from ..atomic_files import atomic_group, refuse_file, remove_stale_temps
 from ..brats import NUM_CLASSES, REGION_NAMES
 from ..config import Config, to_dict
 from ..data.augment import augment_batch
@@ -34,18 +35,17 @@ from ..data.split import fold_split, load_split, make_split
 from ..device import autocast, keep_freed_memory, machine_name, memory_format, resolve_device, resolve_precision
 from ..distributed import SINGLE, all_gather, all_sum, barrier, rank0_decides, setup, share
 from ..errors import BratsError, ConfigError
-from ..infer.inferer import to_labels
-from ..io import atomic_group, refuse_file, remove_stale_temps
+from ..evaluation.cached_cases import summarise_validation, validate_cases
+from ..infer.whole_case import to_labels
 from ..losses import build_loss
 from ..metrics.confusion import confusion_counts
-from ..metrics.paper import paper_metrics
+from ..metrics.pooled import pooled_metrics
 from ..models import build_model
-from ..plots import figure2
+from ..plots import training_curves
 from ..runs.checkpoint import load_checkpoint, rng_state, set_rng_state
 from ..runs.folder import write_metrics_to, write_run_files
 from .health import collapse_message
-from .sinks import open_sinks, validation_overlay
-from .validate import summarise_validation, validate_cases
+from .tensorboard_log import open_sinks, validation_overlay
 
 
 def kill_point(phase: str, epoch: int) -> None:
@@ -245,7 +245,7 @@ class Trainer:
         pooled = all_sum(self.dist, matrix.cpu()).numpy()
         if self.dist.is_main and (message := collapse_message(pooled, epoch)):
             print(message, file=sys.stderr, flush=True)
-        return {"loss": float(totals[0] / totals[1]), **paper_metrics(pooled)}
+        return {"loss": float(totals[0] / totals[1]), **pooled_metrics(pooled)}
 
     def _validate(self, val_ids: list[str]) -> dict:
         """Each rank scores its share of the validation cases; every rank gets the merged scores."""
@@ -300,7 +300,7 @@ class Trainer:
             self.scheduler.step(monitored) if self.cfg.train.schedule == "plateau" else self.scheduler.step()
         if self.dist.is_main:
             self._commit(epoch, improved)
-            figure2(self.history, self.run_dir / "figures" / "fig2_curves.png")
+            training_curves(self.history, self.run_dir / "figures" / "fig2_curves.png")
         patience = self.cfg.train.early_stopping
         return rank0_decides(self.dist, patience is not None and self.bad_epochs >= patience)
 

@@ -1,6 +1,7 @@
 """Model-space evaluation of cached cases: loss, the paper's pooled metrics, per-case region Dice.
 
-Validation runs through the same inferer as prediction (as nnU-Net's trainer calls its predictor). It
+Validation runs through the same whole-case inference as prediction (``infer/whole_case.py``), as nnU-Net's
+trainer calls its predictor; the trainer calls this module, never the reverse. It
 comes in two halves so several processes can share it: :func:`validate_cases` scores any subset of the
 cases, :func:`summarise_validation` merges the parts of all ranks in the cases' own order, so the result
 does not depend on how the cases were shared out.
@@ -18,9 +19,9 @@ import torch
 from ..brats import NUM_CLASSES, REGION_NAMES
 from ..config import Config
 from ..data.cache import SliceCache
-from ..infer.inferer import case_logits, to_labels
+from ..infer.whole_case import case_logits, to_labels
 from ..metrics.confusion import confusion_matrix
-from ..metrics.paper import paper_metrics
+from ..metrics.pooled import pooled_metrics
 from ..metrics.regions import region_dice, summarise
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -61,7 +62,7 @@ def summarise_validation(parts: list[ValidationPart], case_ids: list[str]) -> di
     found = {c: v for p in parts for c, v in p.per_case.items()}
     per_case = {c: found[c] for c in case_ids if c in found}
     ordered = [losses[c] for c in case_ids if c in losses]
-    out: dict[str, Any] = {"loss": float(np.mean(ordered)) if ordered else float("nan"), **paper_metrics(matrix),
+    out: dict[str, Any] = {"loss": float(np.mean(ordered)) if ordered else float("nan"), **pooled_metrics(matrix),
                            "per_case": per_case}
     for region in REGION_NAMES:
         out[region] = summarise(d[region] for d in per_case.values())["mean"]

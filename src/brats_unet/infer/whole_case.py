@@ -14,7 +14,7 @@ import torch
 
 from ..brats import from_regions
 from ..config import DEFAULT_MULTIPLE, Config
-from ..data.context import neighbours, stack_context
+from ..data.neighbour_slices import neighbours, stack_context
 from ..device import autocast, memory_format
 
 Flips = Sequence[tuple[int, ...]]
@@ -51,7 +51,7 @@ def predict_slices(model: torch.nn.Module, image: torch.Tensor, device: torch.de
                    multiple: int = DEFAULT_MULTIPLE, context: int = 0) -> torch.Tensor:
     """2D: image (C, S, H, W) -> logits (K, S, H, W), slices in batches (S is the batch axis).
 
-    ``context`` k > 0 (2.5D, :mod:`brats_unet.data.context`): each slice enters with its k neighbours on
+    ``context`` k > 0 (2.5D, :mod:`brats_unet.data.neighbour_slices`): each slice enters with its k neighbours on
     either side as extra channels, stacked one batch at a time (the whole stack would be (2k+1)x the case).
     Slices with no brain in their window (every input value 0 after normalisation, e.g. above the head) all
     give the same logits, so one of them is computed and copied to the others: 10-20 % of a BraTS case's slices.

@@ -17,9 +17,9 @@ import torch
 from ..brats import CLASS_COLOURS
 from ..config import Config
 from ..data.cache import SliceCache
-from ..data.context import neighbours
+from ..data.neighbour_slices import neighbours
 from ..errors import ConfigError
-from ..infer.inferer import predict_slices, to_labels
+from ..infer.whole_case import predict_slices, to_labels
 from ..plots import grey
 
 

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 import brats_unet as bu
+from brats_unet.atomic_files import sha256_file
 from brats_unet.errors import ConfigError, DataError
-from brats_unet.infer.engine import choose_engine
-from brats_unet.io import sha256_file
+from brats_unet.infer.backend import choose_engine
 
 CASE = "Brats18_TCIA02_135_1"
 pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
@@ -53,7 +53,7 @@ def test_onnxruntime_masks_match_pytorch_on_a_real_case(exported, sample_dir, ru
     case = sample_dir / CASE
     # PyTorch in fp32 like the graph (as on a CPU without native bf16, where `auto` picks ONNX Runtime): this
     # test is about the engine, not about bf16, which moves the boundary of this briefly trained run's tumour
-    # by a few percent of its voxels (tests/infer/test_inferer.py compares bf16 with fp32 on a longer-trained run)
+    # by a few percent of its voxels (tests/infer/test_whole_case.py compares bf16 with fp32 on a longer-trained run)
     monkeypatch.setattr("brats_unet.device.cpu_has_fast_bf16", lambda: False)
     for engine in ("torch", "onnxruntime"):
         result = run_cli("predict", exported, case, "--out", tmp_path / engine, "--quiet", "--set",

@@ -7,10 +7,10 @@ import torch
 
 from brats_unet.cli import main
 from brats_unet.config import load_config
-from brats_unet.data.context import neighbours, slice_with_context, stack_context
 from brats_unet.data.datasets import SliceDataset
+from brats_unet.data.neighbour_slices import neighbours, slice_with_context, stack_context
 from brats_unet.errors import ConfigError
-from brats_unet.infer.inferer import predict_slices
+from brats_unet.infer.whole_case import predict_slices
 
 
 def _volume(channels=2, slices=4, h=1, w=1):

@@ -18,8 +18,8 @@ from typing import Optional
 import numpy as np
 import torch
 
+from ..atomic_files import sha256_file
 from ..errors import ConfigError, DataError
-from ..io import sha256_file
 
 ONNX_NAME = "model.onnx"  # where `brats-unet export RUN --format onnx` writes by default
 

@@ -13,7 +13,7 @@ import numpy as np
 from .confusion import confusion_matrix
 
 
-class PaperMetrics:
+class PooledMetrics:
     """Accumulate a pooled confusion matrix over batches, then read the paper's three metrics."""
 
     def __init__(self, num_classes: int = 4):
@@ -26,10 +26,10 @@ class PaperMetrics:
 
     def compute(self) -> dict[str, float]:
         """{"accuracy", "mean_iou", "dice"} from the pooled matrix."""
-        return paper_metrics(self.matrix)
+        return pooled_metrics(self.matrix)
 
 
-def paper_metrics(matrix: np.ndarray) -> dict[str, float]:
+def pooled_metrics(matrix: np.ndarray) -> dict[str, float]:
     """Pixel accuracy, 4-class mean IoU and 4-class mean Dice from a (C, C) confusion matrix."""
     tp = np.diag(matrix).astype(float)
     fp, fn = matrix.sum(0) - tp, matrix.sum(1) - tp

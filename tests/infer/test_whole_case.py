@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from brats_unet.brats import from_regions, to_regions
-from brats_unet.infer.inferer import _starts, predict_slices, predict_sliding, to_labels, tta_flips
+from brats_unet.infer.whole_case import _starts, predict_slices, predict_sliding, to_labels, tta_flips
 from brats_unet.models import UNet
 
 CPU = torch.device("cpu")
