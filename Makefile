@@ -29,13 +29,13 @@ demo: setup
 # The fast lane for every edit: lint, types and the tests not marked slow (no training on real cases, no
 # subprocess or torchrun, no browser); under 4 minutes on 2 cores.
 check: setup
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks studies
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q -m "not slow" tests
 
 # Everything: lint and types first (seconds), then every test; CI runs exactly this.
 test: setup
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks studies
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q tests
 

@@ -49,7 +49,7 @@ import os, resource
 if os.environ.get("BENCH_KEEP"):
     from brats_unet.device import keep_freed_memory
     assert keep_freed_memory()
-from bench_train import step_rate
+from workloads import step_rate
 from brats_unet.config import load_config
 from brats_unet.device import cpu_has_fast_bf16
 from brats_unet.models import build_model

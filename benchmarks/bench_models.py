@@ -8,31 +8,12 @@ Run: .venv/bin/python benchmarks/bench_models.py [--skip-3d]
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from brats_unet.config import load_config
 from brats_unet.device import autocast, cpu_has_fast_bf16, memory_format
 from brats_unet.models import ARCHITECTURES, build_model
 from common import best_of, machine, usage
-
-
-def forward_flops(model: nn.Module, x: torch.Tensor) -> float:
-    """Forward FLOPs (2 x multiply-accumulates) of convolutions, counted with hooks."""
-    total = [0]
-
-    def hook(mod, inp, out):
-        if isinstance(mod, (nn.ConvTranspose2d, nn.ConvTranspose3d)):
-            total[0] += 2 * inp[0].numel() * mod.out_channels * mod.weight[0, 0].numel()
-        else:
-            total[0] += 2 * out.numel() * mod.weight[0].numel()
-
-    hooks = [m.register_forward_hook(hook) for m in model.modules()
-             if isinstance(m, (nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d, nn.ConvTranspose3d))]
-    with torch.no_grad():
-        model.eval()(x)
-    for h in hooks:
-        h.remove()
-    return total[0] / x.shape[0]
+from workloads import forward_flops
 
 
 def step_time(model, x, precision="fp32", channels_last=False, repeat=3) -> float:

@@ -22,7 +22,7 @@ from brats_unet.device import autocast, keep_freed_memory, memory_format, resolv
 from brats_unet.losses import build_loss
 from brats_unet.models import build_model, instance_norm_as_group_norm
 from common import REPO, best_of, machine, usage
-from profile_where import RECOMMENDED_BOX, training_step
+from workloads import RECOMMENDED_BOX, training_step
 
 ROUNDS, BATCH = 3, 16
 

@@ -17,12 +17,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench_predict import RECIPES, make_run
 from brats_unet.device import autocast, resolve_precision
 from brats_unet.infer.backend import OrtModel
 from brats_unet.infer.export import export_run
 from brats_unet.infer.predict import load_run
 from common import best_of, machine, usage
+from workloads import RECIPES, make_run
 
 SLICES, BATCH = 145, 16
 

@@ -20,26 +20,17 @@ import nibabel as nib
 import numpy as np
 import torch
 
-from brats_unet.config import load_config, save_yaml, to_dict
 from brats_unet.data.discovery import discover_cases
 from brats_unet.data.preprocess import preprocess_case, to_original
 from brats_unet.device import resolve_precision
 from brats_unet.infer.predict import labels_in_original, load_run, write_seg
 from brats_unet.infer.whole_case import case_logits, to_labels
-from brats_unet.models import build_model
-from common import REPO, machine, require_sample, usage
+from common import machine, require_sample, usage
+from workloads import RECIPES, make_run
 
-RECIPES = {"paper": REPO / "configs" / "paper.yaml", "recommended": REPO / "configs" / "recommended.yaml"}
 CASE = "Brats18_TCIA02_135_1"
 
 
-def make_run(folder: Path, config: Path) -> Path:
-    """A run folder with untrained weights (timing needs the compute, not the skill)."""
-    cfg = load_config(config)
-    folder.mkdir(parents=True, exist_ok=True)
-    save_yaml(to_dict(cfg), folder / "config.yaml")
-    torch.save({"model": build_model(cfg.model, cfg.in_channels, cfg.num_classes).state_dict()}, folder / "best.pt")
-    return folder
 
 
 def stages(run_dir: Path, case) -> dict[str, float]:

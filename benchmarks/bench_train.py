@@ -19,63 +19,12 @@ import math
 import time
 
 import torch
-from torch import nn
 
-from bench_models import forward_flops
 from brats_unet.config import load_config
-from brats_unet.device import autocast, cpu_has_fast_bf16, memory_format
+from brats_unet.device import cpu_has_fast_bf16
 from brats_unet.train.loop import Trainer
-from common import best_of, machine, require_sample
-
-BATCH, SIZE = 16, 128
-
-
-def conv_roofline(precision: str) -> float:
-    """Best sustained GFLOP/s of 3x3 convolutions (forward + both backward passes) over the U-Net's levels."""
-    best = 0.0
-    channels_last = precision == "bf16"
-    for ch, hw in ((32, 128), (64, 64), (128, 32), (256, 16)):
-        conv = nn.Conv2d(ch, ch, 3, padding=1).to(memory_format=memory_format(2, channels_last))
-        x = torch.randn(BATCH, ch, hw, hw).contiguous(memory_format=memory_format(2, channels_last))
-        x.requires_grad_(True)
-
-        def run(conv=conv, x=x):
-            with autocast(torch.device("cpu"), precision):
-                y = conv(x)
-            y.float().sum().backward()
-
-        seconds = best_of(run, repeat=5, warmup=2)
-        flops = 3 * 2 * BATCH * ch * hw * hw * ch * 9  # forward + grad input + grad weight
-        best = max(best, flops / seconds / 1e9)
-    return best
-
-
-def step_rate(model: nn.Module, precision: str, channels_last: bool, steps: int, naive: bool = False) -> float:
-    """Slices/s of forward + CE loss + backward + Adam on random batches of the paper's input."""
-    mf = memory_format(2, channels_last)
-    model = model.to(memory_format=mf).train()
-    opt = torch.optim.Adam(model.parameters(), 1e-3)
-    x = torch.randn(BATCH, 2, SIZE, SIZE).contiguous(memory_format=mf)
-    y = torch.randint(0, 4, (BATCH, SIZE, SIZE))
-    loss_fn = nn.CrossEntropyLoss()
-
-    def one():
-        with autocast(torch.device("cpu"), precision):
-            out = model(x)
-        loss = loss_fn(out.float(), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if naive:  # what a plain loop does every step: a host read and labels on the CPU for metrics
-            loss.item()
-            out.detach().float().argmax(1).cpu().numpy()
-
-    for _ in range(3):
-        one()
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        one()
-    return steps * BATCH / (time.perf_counter() - t0)
+from common import machine, require_sample
+from workloads import BATCH, SIZE, conv_roofline, forward_flops, step_rate
 
 
 def trainer_rate(steps: int) -> float:

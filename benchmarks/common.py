@@ -40,26 +40,16 @@ def require_sample() -> Path:
 
 
 def machine() -> str:
-    """The CPU a figure was measured on, e.g. ``AMD EPYC (family 25 model 17), 2 threads, avx512 yes, native bf16 yes``.
+    """The machine a figure was measured on, e.g. ``AMD EPYC (family 25 model 17), 2 cores, native bf16, 2 threads``.
 
     Timings from CPUs with and without native bf16 differ by 3-5x (predict's path runs bf16 on the first,
-    fp32 on the second), so every printed figure and recorded score names its machine. The family and model
-    numbers tell apart CPUs that share a model name and flags (an "AMD EPYC" Zen 4, family 25, trains about
-    0.6x as many steps in a minute as a Zen 5, family 26).
+    fp32 on the second), so every printed figure and recorded score names its machine; the family and model
+    numbers tell apart CPUs that share a model name (an "AMD EPYC" Zen 4, family 25, trains about 0.6x as many
+    steps in a minute as a Zen 5, family 26). The package's own description (run.json, study reports) plus
+    the torch threads a benchmark ran with.
     """
     import torch
 
-    from brats_unet.device import cpu_has_fast_bf16
+    from brats_unet.device import machine_name
 
-    info: dict[str, str] = {}  # the first processor's fields; the 2-thread machines are homogeneous
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            info.setdefault(key.strip(), value.strip())
-    except OSError:
-        pass
-    yes = {True: "yes", False: "no"}
-    return (f"{info.get('model name', 'unknown CPU')} (family {info.get('cpu family', '?')} "
-            f"model {info.get('model', '?')}), {torch.get_num_threads()} threads, "
-            f"avx512 {yes['avx512f' in info.get('flags', '').split()]}, "
-            f"native bf16 {yes[cpu_has_fast_bf16()]}")
+    return f"{machine_name()}, {torch.get_num_threads()} threads"

@@ -25,7 +25,6 @@ from common import REPO, best_of, require_sample
 
 CASE = "Brats18_TCIA02_135_1"
 CONV = ("convolution", "conv2d", "mkldnn_convolution")
-RECOMMENDED_BOX = (144, 176)  # the median brain bounding box of the sample, padded to multiples of 16
 
 CHILD = r"""
 import resource, sys, time
@@ -64,7 +63,7 @@ print(f"in-process\t{prev - t0:.3f}\t0")
 
 
 def profile_predict(recipe: str) -> None:
-    from bench_predict import RECIPES, make_run
+    from workloads import RECIPES, make_run
 
     sample = require_sample()
     with tempfile.TemporaryDirectory() as tmp:
@@ -83,21 +82,6 @@ def profile_predict(recipe: str) -> None:
         print(f"| {name} | {float(sec):.2f} | {float(sec) / wall:.0%} | {float(rss):.2f} |")
 
 
-def training_step(net, opt, loss_fn, x, y, precision: str):
-    """A closure running one optimisation step of ``net`` on the batch ``x``, ``y`` under autocast."""
-    import torch
-
-    from brats_unet.device import autocast
-
-    def step():
-        with autocast(torch.device("cpu"), precision):
-            out = net(x)
-        loss = loss_fn(out, y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-
-    return step
 
 
 def recipe_step(recipe: str, overrides: tuple[str, ...] = (), precision: str = "bf16"):
@@ -110,6 +94,7 @@ def recipe_step(recipe: str, overrides: tuple[str, ...] = (), precision: str = "
     from brats_unet.device import memory_format
     from brats_unet.losses import build_loss
     from brats_unet.models import build_model
+    from workloads import RECOMMENDED_BOX, training_step
 
     cfg = load_config(REPO / "configs" / f"{recipe}.yaml", overrides=list(overrides))
     if cfg.data.mode == "resize":
@@ -134,9 +119,9 @@ def profile_train(steps: int, recipe: str) -> None:
     import torch
     from torch.profiler import ProfilerActivity, profile
 
-    from bench_train import conv_roofline
     from brats_unet.device import keep_freed_memory, resolve_precision
     from common import machine
+    from workloads import conv_roofline
 
     keep_freed_memory()  # as the Trainer does on CPU
     precision = resolve_precision("auto", torch.device("cpu"))

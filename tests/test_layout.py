@@ -132,3 +132,38 @@ def test_checker_reports_a_lazy_back_import(toy):
 
 def test_checker_reports_a_circle(toy):
     assert circles(graph(toy)) == [["config", "data.a", "data.b"]]
+
+
+REPO = SRC.parents[1]
+
+
+def test_evaluation_imports_nothing_from_train():
+    edges = graph(SRC)
+    assert sorted(f"{s} -> {d}" for s, ds in edges.items() if s.startswith("evaluation") for d in ds
+                  if d.startswith("train")) == []
+
+
+def test_benchmarks_are_performance_only():
+    """No benchmark script runs a study or an evaluation, and none imports another by its bare name (the shared
+    helpers are common.py and workloads.py, which are no scripts)."""
+    scripts = sorted((REPO / "benchmarks").glob("*.py"))
+    names = {p.stem for p in scripts} - {"common", "workloads"}
+    for path in scripts:
+        tree = ast.parse(path.read_text())
+        imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module} | \
+            {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        assert not imported & names, f"{path.name} imports another script: {sorted(imported & names)}"
+        assert not {m for m in imported if m.startswith(("brats_unet.study", "brats_unet.evaluation.evaluate"))}, \
+            f"{path.name} runs an experiment: studies live in studies/<name>/"
+
+
+def test_every_study_folder_holds_its_inputs_and_says_how_it_ran():
+    from brats_unet.study.spec import load_study
+
+    folders = sorted(p for p in (REPO / "studies").iterdir() if p.is_dir())
+    assert folders
+    for folder in folders:
+        assert (folder / "study.yaml").exists() or (folder / "README.md").exists(), folder.name
+        if (folder / "study.yaml").exists():
+            load_study(folder / "study.yaml")
+    assert not list((REPO / "studies").glob("*.yaml")), "a study is a folder: studies/<name>/study.yaml"

@@ -106,11 +106,11 @@ def test_study_parsing_errors(tmp_path):
 
 
 def test_shipped_studies_parse():
-    paper = load_study(REPO / "studies/paper.yaml")
+    paper = load_study(REPO / "studies/paper/study.yaml")
     assert len(paper.variants) == 12 and paper.baseline in [v.name for v in paper.variants]
-    losses = load_study(REPO / "studies/losses.yaml", ["train.epochs=2"])
+    losses = load_study(REPO / "studies/losses/study.yaml", ["train.epochs=2"])
     assert [v.name for v in losses.variants][:3] == ["ce", "dice", "dice_ce"] and losses.budget["train.epochs"] == 2
-    assert len(load_study(REPO / "studies/architectures.yaml").variants) == 4
+    assert len(load_study(REPO / "studies/architectures/study.yaml").variants) == 4
 
 
 def test_html_report_loads_in_a_browser(study_run):

@@ -3,8 +3,8 @@
 A Dice-type loss on a network without normalisation, at Adam's 1e-3, can drive the logits to ~1e9 in a
 few hundred steps: the softmax saturates at background, every gradient vanishes, and the loss sits at
 a constant (0.75 for a 4-class Dice with background) with no error raised. Our ``dice`` and MONAI's
-``DiceLoss`` do this alike on the paper's network (``benchmarks/loss_probe.py``,
-``benchmarks/studies/losses/collapse.md``); instance normalisation or Dice + CE train normally.
+``DiceLoss`` do this alike on the paper's network (a probe retired in 396819d,
+``studies/losses/collapse.md``); instance normalisation or Dice + CE train normally.
 """
 
 from __future__ import annotations
