@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 TORCH_FALLBACK ?= torch==2.13.0
 
-.PHONY: setup demo check test bench docs-screenshot clean
+.PHONY: setup demo check test bench docs docs-screenshot clean
 
 $(BIN)/brats-unet: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -29,13 +29,13 @@ demo: setup
 # The fast lane for every edit: lint, types and the tests not marked slow (no training on real cases, no
 # subprocess or torchrun, no browser); under 4 minutes on 2 cores.
 check: setup
-	$(BIN)/ruff check src tests benchmarks studies
+	$(BIN)/ruff check src tests benchmarks studies docs
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q -m "not slow" tests
 
 # Everything: lint and types first (seconds), then every test; CI runs exactly this.
 test: setup
-	$(BIN)/ruff check src tests benchmarks studies
+	$(BIN)/ruff check src tests benchmarks studies docs
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q tests
 
@@ -52,9 +52,14 @@ bench: setup
 	$(BIN)/python benchmarks/profile_where.py predict
 	$(BIN)/python benchmarks/bench_onnx.py
 
-# The README's picture of the HTML report: `make test` keeps its screenshot in a temp folder.
+# The generated reference page (tests/test_docs.py fails when it is stale).
+docs: setup
+	$(BIN)/python -m brats_unet.cli.reference > docs/reference/cli.md
+
+# The README's picture of the HTML report and the docs' figures, from a real run of the recommended recipe
+# (RUN=... to use one you have, e.g. a fold of studies/cv30; else one is trained here, ~5 min on 2 cores).
 docs-screenshot: setup
-	BRATS_UNET_UPDATE_DOCS=1 $(BIN)/python -m pytest -q tests/evaluation/test_html_report.py
+	$(BIN)/python docs/tools/screenshot.py $(if $(RUN),--run $(RUN))
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -3,9 +3,7 @@ error, the slider changes the displayed slice, an overlay toggle changes pixels,
 
 from __future__ import annotations
 
-import os
 import shutil
-from pathlib import Path
 
 import pytest
 
@@ -14,7 +12,6 @@ from ..checks import browser
 pytestmark = pytest.mark.slow  # trains, spawns processes or opens a browser: make test only
 
 
-REPO = Path(__file__).resolve().parents[2]
 SUM_PIXELS = """const c = document.querySelector('#case-0 canvas');
 const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
 let s = 0; for (let i = 0; i < d.length; i += 4) s += d[i] * 3 + d[i + 1] * 5 + d[i + 2] * 7; return s;"""
@@ -73,8 +70,5 @@ def test_report_in_a_headless_browser(report):
         shot = report.with_name("html_report.png")
         assert driver.save_screenshot(str(shot))
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-        if os.environ.get("BRATS_UNET_UPDATE_DOCS") == "1":  # `make docs-screenshot`: refresh the README's picture
-            (REPO / "docs").mkdir(exist_ok=True)
-            shutil.copyfile(shot, REPO / "docs" / "html_report.png")
     finally:
         driver.quit()
