@@ -48,7 +48,7 @@ def main() -> None:
     ap.add_argument("--run", help="a trained run of the recommended recipe (default: train one here)")
     ap.add_argument("--data", default=str(SAMPLE), help="its data root")
     args = ap.parse_args()
-    run = Path(args.run) if args.run else REPO / "runs" / "docs-screenshot"
+    run = Path(args.run).resolve() if args.run else REPO / "runs" / "docs-screenshot"
     if not args.run and not (run / "last.pt").exists():
         brats_unet("train", "--data", args.data, "--out", str(run), "--config", "configs/recommended.yaml",
                    "--set", "train.epochs=3", "train.steps_per_epoch=100", "--quiet")
