@@ -37,7 +37,9 @@ def _case(images: Mapping[str, np.ndarray], affine: Optional[np.ndarray], case_i
     if unknown:
         raise DataError(f"unknown modality {unknown[0]!r}; images take {', '.join(MODALITIES)}")
     affine = np.eye(4) if affine is None else np.asarray(affine, float)
-    sources = {m: Source(Path(f"<array {m}>"), image=nib.Nifti1Image(np.asarray(a), affine))
+    if affine.shape != (4, 4) or not np.isfinite(affine).all():
+        raise DataError(f"affine: expected a finite 4x4 matrix, got shape {affine.shape}")
+    sources = {m: Source(Path(f"<array {m}>"), image=nib.Nifti1Image(_volume(f"images[{m!r}]", a), affine))
                for m, a in images.items()}
     mask = None if brain is None else Source(Path("<array brain_mask>"),
                                              image=nib.Nifti1Image(np.asarray(brain, np.uint8), affine))
@@ -69,11 +71,26 @@ def predict_arrays(run: LoadedRun, images: Mapping[str, np.ndarray], affine: Opt
     return (out, probs.numpy().astype(np.float32)) if probs is not None else out
 
 
+def _volume(name: str, array: np.ndarray) -> np.ndarray:
+    """A 3D numeric array NIfTI can hold: int64/uint64 (numpy's default integers, which NIfTI refuses) become
+    float32; anything else that is no 3D number volume is a DataError naming the argument."""
+    a = np.asarray(array)
+    if a.ndim != 3 or a.dtype == bool or not np.issubdtype(a.dtype, np.number) or np.iscomplexobj(a):
+        raise DataError(f"{name}: expected a 3D numeric volume (X, Y, Z), got dtype {a.dtype} and shape {a.shape}")
+    return a.astype(np.float32) if a.dtype in (np.int64, np.uint64) else a
+
+
 def score(prediction: np.ndarray, reference: np.ndarray, spacing: Sequence[float] = (1.0, 1.0, 1.0),
           labels: str = "brats2020", convention: str = "brats2020") -> dict[str, dict[str, float]]:
     """Per-region (WT, TC, ET) Dice, IoU, HD95 (mm), sensitivity, specificity, precision, MCC and volumes of
     two label maps in ``labels`` codes, as ``brats-unet score`` computes them."""
     scheme = get_scheme(labels)
+    for name, a in (("prediction", prediction), ("reference", reference)):
+        if np.ndim(a) != 3:
+            raise DataError(f"{name}: expected a 3D label map (X, Y, Z), got shape {np.shape(a)}")
+    spacing = tuple(spacing)
+    if len(spacing) != 3 or not all(np.isfinite(z) and z > 0 for z in spacing):
+        raise DataError(f"spacing: expected three positive voxel sizes in mm, got {spacing}")
     pred, ref = scheme.to_internal(prediction, "prediction"), scheme.to_internal(reference, "reference")
     if pred.shape != ref.shape:
         raise DataError(f"prediction shape {pred.shape} differs from reference {ref.shape}")

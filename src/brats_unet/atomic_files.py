@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import hashlib
 import json
 import os
@@ -87,6 +88,13 @@ def atomic_group(*paths: str | Path) -> Iterator[list[Path]]:
     except OSError as exc:
         culprit = targets[len(temps)] if len(temps) < len(targets) else _culprit(exc, targets)
         raise write_error(culprit, exc) from None
+    except RuntimeError as exc:
+        # torch.save reports a failed write (a full disk, a quota) as a RuntimeError from its C++ stream writer
+        if not any(word in str(exc).lower() for word in ("write", "iostream")):
+            raise
+        first = (str(exc).strip().splitlines() or [""])[-1][:120]
+        raise write_error(targets[0], OSError(errno.EIO, f"PyTorch could not write the file ({first}); is the "
+                                              "disk full?")) from None
     finally:
         for tmp in temps:
             if tmp.exists():

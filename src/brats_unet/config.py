@@ -9,6 +9,7 @@ them, and the model and loss registries are tested to hold exactly these names.
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -365,6 +366,13 @@ def _validate_loss(cfg: Config) -> None:
     lc = cfg.loss
     if not lc.terms:
         raise ConfigError("loss: name at least one loss, e.g. loss=ce")
+    bad = {name: w for name, w in lc.terms.items() if not (math.isfinite(w) and w > 0)}
+    if bad:  # a negative weight turns minimising the loss into maximising it (a Dice loss 'trains' to -1)
+        name = next(iter(bad))
+        raise ConfigError(f"loss.terms.{name}: weight {bad[name]} must be positive; drop the term instead of "
+                          "weighting it 0, e.g. loss={dice: 1.0, ce: 1.0}")
+    if lc.class_weights is not None and not all(math.isfinite(w) and w >= 0 for w in lc.class_weights):
+        raise ConfigError(f"loss.class_weights: {list(lc.class_weights)} must be non-negative")
     if lc.class_weights is not None and len(lc.class_weights) != cfg.num_classes:
         raise ConfigError(f"loss.class_weights: {len(lc.class_weights)} values for {cfg.num_classes} output "
                           f"channels ({lc.mode} mode); give {cfg.num_classes}")

@@ -23,13 +23,13 @@ def _bad_dataset(root):
     (c / "C2_truncated_t1.nii.gz").write_bytes(data[: len(data) // 2])
     expected["C2_truncated"] = "C2_truncated_t1.nii.gz"
     c = brats2020_case(root, "C3_shape")
-    write_nifti(c / "C3_shape_t1ce.nii.gz", np.ones((16, 16, 9), np.int16))
+    write_nifti(c / "C3_shape_t1ce.nii.gz", np.pad(image(), ((0, 0), (0, 0), (0, 1))))
     expected["C3_shape"] = "C3_shape_t1ce.nii.gz: shape"
     c = brats2020_case(root, "C4_affine")
     write_nifti(c / "C4_affine_t2.nii.gz", image(), affine=np.diag([1.0, 1.0, 1.1, 1.0]))
     expected["C4_affine"] = "C4_affine_t2.nii.gz: affine differs"
     c = brats2020_case(root, "C5_4d")
-    write_nifti(c / "C5_4d_flair.nii.gz", np.ones((16, 16, 8, 2), np.int16))
+    write_nifti(c / "C5_4d_flair.nii.gz", np.stack([image(), image(1)], axis=-1))
     expected["C5_4d"] = "C5_4d_flair.nii.gz: expected a 3D volume"
     c = brats2020_case(root, "C6_nan")
     vol = image().astype(np.float32)
@@ -42,6 +42,14 @@ def _bad_dataset(root):
     c = brats2020_case(root, "C8_labels")
     write_nifti(c / "C8_labels_seg.nii.gz", seg((1, 2, 3)))
     expected["C8_labels"] = "C8_labels_seg.nii.gz: labels [3]"
+    c = brats2020_case(root, "C9_seg_as_image")
+    write_nifti(c / "C9_seg_as_image_flair.nii.gz", seg())
+    expected["C9_seg_as_image"] = "C9_seg_as_image_flair.nii.gz: holds only the values [0, 1, 2, 4], a label map"
+    c = brats2020_case(root, "C10_tiny")
+    for m in ("flair", "t1", "t1ce", "t2"):
+        write_nifti(c / f"C10_tiny_{m}.nii.gz", np.full((1, 1, 1), 300, np.int16))
+    write_nifti(c / "C10_tiny_seg.nii.gz", np.zeros((1, 1, 1), np.uint8))
+    expected["C10_tiny"] = "C10_tiny_flair.nii.gz: shape (1, 1, 1) spans 0.001 ml, too small to hold a brain"
     return expected
 
 
@@ -52,7 +60,7 @@ def test_check_lists_every_problem_naming_the_file(tmp_path, capsys):
     for case, fragment in expected.items():
         hits = [line for line in lines if fragment in line]
         assert hits, f"no line for {case}: {fragment!r} in {lines}"
-    assert len(lines) == len(expected), lines
+    assert len(lines) == len(expected) + 3, lines  # C10_tiny: one line per modality
 
 
 def test_check_good_synthetic_case(tmp_path):

@@ -68,9 +68,11 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from ..brats import REGION_NAMES
-    from ..runs.folder import read_run_config
+    from ..runs.folder import check_resumable, read_run_config
     from ..train.loop import train
 
+    if args.resume and not (Path(args.out) / "last.pt").exists():
+        check_resumable(Path(args.out), None, resume=True)  # says there is nothing to resume, and how to start
     cfg = read_run_config(args.out, _sets(args)) if args.resume else _config(args)
     row = train(cfg, args.data, args.out, resume=args.resume, progress=not args.quiet)
     dice = "/".join(f"{row.get(f'val_{r}', float('nan')):.3f}" for r in REGION_NAMES)
@@ -111,11 +113,16 @@ def _runs_and_inputs(args: argparse.Namespace) -> tuple[list[str], list]:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    from ..brats import MODALITIES
+    from ..data.signatures import swap_warnings
     from ..infer.predict import load_runs, predict_cases
 
     sets = args.set + ([f"data.nonfinite={args.nonfinite}"] if args.nonfinite else [])
     runs, cases = _runs_and_inputs(args)
     run = load_runs(runs, args.checkpoint, args.device or "auto", sets)
+    if any(getattr(args, m) for m in MODALITIES):  # explicit files: their content is checked against the flags
+        for line in swap_warnings(cases[0], run.signatures):
+            print(line, file=sys.stderr)
     if not args.quiet:
         print(f"{run.postprocess_note}" + (f" (ensemble of {len(runs)} runs)" if len(runs) > 1 else ""),
               file=sys.stderr)

@@ -10,7 +10,9 @@ import numpy as np
 from ..brats import MODALITIES, LabelScheme, get_scheme
 from ..errors import DataError
 from .discovery import Case, Source, scan_cases
-from .volumes import grid_problem, open_image, read_array
+from .volumes import grid_problem, open_image, read_array, refuse_label_map
+
+MIN_VOLUME_ML = 1.0  # below this a volume cannot hold a brain (an adult brain is about 1,200 ml; BraTS grids 8,900 ml)
 
 
 def _check_volume(source: Source, kind: str, scheme: LabelScheme) -> tuple[list[str], tuple | None, np.ndarray | None]:
@@ -26,6 +28,14 @@ def _check_volume(source: Source, kind: str, scheme: LabelScheme) -> tuple[list[
         if problem:
             problems.append(f"{source.path}: {problem}")
     else:
+        ml = float(np.prod(data.shape)) * float(np.prod(open_image(source).header.get_zooms()[:3])) / 1000
+        if ml < MIN_VOLUME_ML:
+            problems.append(f"{source.path}: shape {data.shape} spans {ml:.3g} ml, too small to hold a brain "
+                            "(a BraTS volume is 240 x 240 x 155 voxels of 1 mm, 8,900 ml)")
+        try:
+            refuse_label_map(data, source)
+        except DataError as exc:
+            problems.append(str(exc))
         if np.issubdtype(data.dtype, np.floating) and not np.isfinite(data).all():
             problems.append(f"{source.path}: {int((~np.isfinite(data)).sum())} non-finite voxels")
         if not np.any(data):

@@ -8,6 +8,9 @@ Supported layouts (files may be ``.nii`` or ``.nii.gz``):
 * BraTS 2023+: ``BraTS-GLI-NNNNN-NNN/BraTS-GLI-NNNNN-NNN-{t2f,t1n,t1c,t2w,seg}.nii.gz`` (ET is label 3).
 * MSD Task01_BrainTumour: ``imagesTr/BRATS_NNN.nii.gz`` 4D (FLAIR, T1w, T1gd, T2w) and ``labelsTr/``.
 
+Case folders may be grouped one level deep, as the BraTS 2018-2019 downloads group them by grade
+(``MICCAI_BraTS_2018_Data_Training/HGG/<case>/...``, ``.../LGG/<case>/...``).
+
 A root may also be a single case folder. Cases without a segmentation are kept (for prediction).
 """
 
@@ -171,16 +174,27 @@ def scan_cases(root: str | Path) -> tuple[list[Case], list[str]]:
     else:
         cases = []
         for d in sorted(root.iterdir()):
-            try:
-                if d.is_dir() and (c := case_from_folder(d)):
-                    cases.append(c)
-            except DataError as exc:
-                problems.append(str(exc))
+            # BraTS 2018-2019 downloads group case folders by grade (HGG/, LGG/): one level of grouping is read
+            for folder in _case_folders(d):
+                try:
+                    if (c := case_from_folder(folder)) is not None:
+                        cases.append(c)
+                except DataError as exc:
+                    problems.append(str(exc))
     if not cases and not problems:
         raise DataError(f"{root}: no BraTS cases found (expected <case>/<case>_flair.nii.gz, "
                         "BraTS-GLI-*-t2f.nii.gz or MSD imagesTr/)")
     unique, twice = _split_duplicates(cases)
     return sorted(unique, key=lambda c: c.case_id), problems + twice
+
+
+def _case_folders(folder: Path) -> list[Path]:
+    """``folder`` itself when it holds a case's files, else its sub-folders (a grouping such as ``HGG/``)."""
+    if not folder.is_dir():
+        return []
+    if any(is_nifti(p) for p in folder.iterdir()):
+        return [folder]
+    return sorted(p for p in folder.iterdir() if p.is_dir())
 
 
 def _split_duplicates(cases: list[Case]) -> tuple[list[Case], list[str]]:
@@ -195,18 +209,55 @@ def _split_duplicates(cases: list[Case]) -> tuple[list[Case], list[str]]:
     return [c for c in cases if len(folders[c.case_id]) == 1], twice
 
 
+def check_case_id(case_id: str) -> str:
+    """A case id becomes a file name (``<case>_seg.nii.gz``): no separators, no '..', nothing hidden."""
+    if not case_id or "/" in case_id or "\\" in case_id or case_id.startswith(".") or "\0" in case_id:
+        raise DataError(f"case id {case_id!r} cannot name an output file (no '/', '\\', leading '.'); "
+                        "give --case-id a plain name such as BraTS20_Training_001")
+    return case_id
+
+
+def _check_named_files(images: dict[str, Source], seg: Source | None) -> None:
+    """Explicit files checked as a folder would be: a name that carries another modality (or a segmentation) than
+    its flag, one file behind two flags, or names of two different cases are refused, naming the files."""
+    given = list(images.items()) + ([("seg", seg)] if seg else [])
+    seen: dict[str, str] = {}
+    for flag, source in given:
+        key = str(Path(source.path).resolve())
+        if key in seen:
+            raise DataError(f"{source.path} is given for both --{seen[key]} and --{flag}; each modality needs its "
+                            "own file")
+        seen[key] = flag
+        known = classify(Path(source.path))
+        if known and known[1] != flag:
+            what = "a segmentation" if known[1] == "seg" else f"the {known[1]} image"
+            raise DataError(f"{source.path}: its name says it is {what} but it was given as --{flag}; "
+                            f"swap the files or rename it")
+    ids = {cid: source.path for _, source in given if (known := classify(Path(source.path))) and (cid := known[0])}
+    if len(ids) > 1:
+        (a, pa), (b, pb) = list(ids.items())[:2]
+        raise DataError(f"the files name two cases: {pa} ('{a}') and {pb} ('{b}'); give one patient's files "
+                        "(or rename them)")
+
+
 def case_from_files(files: dict[str, str | Path], case_id: str | None = None, edition: str | None = None,
                     brain: str | Path | None = None) -> Case:
     """A Case from explicit files, e.g. ``{"flair": "a.nii.gz", "t1ce": "b.nii.gz"}``. Its edition (the label
     codes a prediction is written in): ``edition``, else the one the first file's name shows
     (``BraTS-GLI-00001-000-t2f.nii.gz``: brats2023), else brats2020. ``brain``: a brain-mask file (non-zero =
-    brain) on the images' grid, for inputs whose background is not one constant value."""
+    brain) on the images' grid, for inputs whose background is not one constant value.
+
+    Raises:
+        DataError: a file named for another modality than its flag, one file for two flags, files of two cases,
+            or a case id that cannot name a file.
+    """
     images = {k: Source(Path(v)) for k, v in files.items() if v and k != "seg"}
     if not images:
         raise DataError("no input files given: pass at least --flair/--t1ce as the model needs")
+    seg = Source(Path(files["seg"])) if files.get("seg") else None
+    _check_named_files(images, seg)
     first = Path(next(iter(images.values())).path)
     known = classify(first)
-    cid = case_id or (known[0] if known else None) or nifti_stem(first)
-    seg = Source(Path(files["seg"])) if files.get("seg") else None
+    cid = check_case_id(case_id or (known[0] if known else None) or nifti_stem(first))
     return Case(cid, edition or (known[2] if known else "brats2020"), images, seg,
                 Source(Path(brain)) if brain else None)

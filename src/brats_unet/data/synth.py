@@ -12,6 +12,7 @@ import nibabel as nib
 import numpy as np
 
 from ..atomic_files import atomic_write
+from ..errors import ConfigError
 
 # Intensity of (brain, ventricles, edema, enhancing, necrosis) per modality, loosely like real MRI.
 CONTRAST = {
@@ -58,7 +59,15 @@ def _save(array: np.ndarray, path: Path) -> None:
 
 def write_synthetic(out_dir: str | Path, cases: int = 4, seed: int = 0,
                     shape: tuple[int, int, int] = (240, 240, 155)) -> list[Path]:
-    """Write ``cases`` phantoms as ``<out>/Synth_NNN/Synth_NNN_{flair,t1,t1ce,t2,seg}.nii.gz``."""
+    """Write ``cases`` phantoms as ``<out>/Synth_NNN/Synth_NNN_{flair,t1,t1ce,t2,seg}.nii.gz``.
+
+    Raises:
+        ConfigError: fewer than one case, or a shape under 8 voxels on an axis (no room for a tumour).
+    """
+    if cases < 1:
+        raise ConfigError(f"--cases {cases}: write at least one case")
+    if len(shape) != 3 or min(shape) < 8:
+        raise ConfigError(f"--shape {list(shape)}: need three sizes of at least 8 voxels, e.g. 64 64 32")
     out, rng, folders = Path(out_dir), np.random.default_rng(seed), []
     for i in range(cases):
         cid = f"Synth_{i + 1:03d}"

@@ -82,10 +82,27 @@ def finite_image(vol: np.ndarray, source: Source, nonfinite: str = "error") -> n
     return vol
 
 
+LABEL_CODES_MAX = 4  # the largest label code of any scheme (brats.py): an image holding only 0..4 is a label map
+
+
+def refuse_label_map(vol: np.ndarray, source: Source) -> np.ndarray:
+    """DataError when an image's voxels are all whole numbers in 0..4, not all 0 (a segmentation or a mask, not an MRI;
+    an all-zero volume is reported as such elsewhere)."""
+    if vol.dtype == bool:
+        raise DataError(f"{source.path}: a boolean volume (a mask), not an MR image; give the modality's image")
+    if np.issubdtype(vol.dtype, np.number) and vol.size and 0 <= vol.min() and 0 < vol.max() <= LABEL_CODES_MAX:
+        if np.issubdtype(vol.dtype, np.integer) or bool(np.all(vol == np.round(vol))):
+            values = sorted(np.unique(vol).tolist())
+            raise DataError(f"{source.path}: holds only the values {values[:6]}, a label map or mask, not an MR "
+                            "image; give the modality's image (segmentations go to --seg or *_seg.nii.gz)")
+    return vol
+
+
 def read_modalities(case: Case, names: tuple[str, ...], nonfinite: str = "error") -> np.ndarray:
-    """Stack modalities as float32, shape (C, X, Y, Z); every one on the first one's grid."""
+    """Stack modalities as float32, shape (C, X, Y, Z); every one on the first one's grid. An image that is a
+    label map (only whole values 0..4) is refused: it would be normalised and segmented as if it were MRI."""
     sources = [modality_source(case, n) for n in names]
-    vols = [finite_image(read_array(s), s, nonfinite) for s in sources]
+    vols = [finite_image(refuse_label_map(read_array(s), s), s, nonfinite) for s in sources]
     for source, vol in zip(sources[1:], vols[1:]):
         check_grid(source, vol.shape, sources[0],
                    "the modalities must be co-registered on one grid (resample it first)")
@@ -122,6 +139,9 @@ def read_brain(case: Case, like: str) -> np.ndarray | None:
     brain = mask != 0
     if not brain.any():
         raise DataError(f"{case.brain.path}: the brain mask is empty (no non-zero voxel)")
+    if brain.all():
+        print(f"warning: {case.brain.path}: the brain mask covers the whole volume, so every voxel is normalised and "
+              "segmented as brain; give the mask of the brain itself", file=sys.stderr)
     return brain
 
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..data.discovery import discover_cases
 from ..data.preprocess import normalise
-from ..data.volumes import read_array, read_seg
+from ..data.volumes import open_image, read_array, read_seg
 from ..errors import DataError
 from ..infer.predict import LoadedRun, load_run, segment
 from ..plots import slice_comparison
@@ -22,8 +22,8 @@ def pick_slice(ref: np.ndarray) -> int:
 
 
 def make_slice_comparison(run_dir: str | Path, case_id: Optional[str] = None, slice_index: Optional[int] = None,
-                 data_root: Optional[str | Path] = None, checkpoint: str = "best", run: Optional[LoadedRun] = None,
-                 pred: Optional[np.ndarray] = None) -> Path:
+                          data_root: Optional[str | Path] = None, checkpoint: str = "best",
+                          run: Optional[LoadedRun] = None, pred: Optional[np.ndarray] = None) -> Path:
     """Render Figure 3 into ``run_dir/figures``; default case: the first test case.
 
     ``pred`` (internal codes, original geometry) skips re-running the model when the caller has it.
@@ -36,6 +36,11 @@ def make_slice_comparison(run_dir: str | Path, case_id: Optional[str] = None, sl
     if case_id not in cases or cases[case_id].seg is None:
         raise DataError(f"case {case_id}: not found with a segmentation under {data_root}")
     case = cases[case_id]
+    shape = open_image(case.images["flair"]).shape  # a volume that is not 3D is refused with its own message below
+    depth = shape[2] if len(shape) >= 3 else 0
+    if slice_index is not None and depth and not 0 <= slice_index < depth:
+        raise DataError(f"--slice {slice_index}: case {case_id} has axial slices 0..{depth - 1}; pick one of those "
+                        "(or leave --slice out for the slice with the most tumour)")
     if pred is None:
         pred, _ = segment(run or load_run(run_dir, checkpoint), case)
     ref = read_seg(case)

@@ -12,6 +12,7 @@ Nothing is exported at prediction: exporting takes longer than predicting a case
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -46,6 +47,20 @@ class OrtModel(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         array = np.ascontiguousarray(x.detach().to("cpu", torch.float32).numpy())
         return torch.from_numpy(self.session.run(None, {self.input_name: array})[0])
+
+
+def open_export(path: Path, requested: str) -> Optional[OrtModel]:
+    """An ONNX Runtime session on ``path``; a damaged file (truncated, not ONNX) is a DataError when
+    ``eval.engine=onnxruntime`` asked for it, and None (PyTorch runs instead, with a warning) under ``auto``."""
+    try:
+        return OrtModel(path)
+    except Exception as exc:  # onnxruntime raises its own types (InvalidProtobuf, Fail, ...) for a damaged file
+        first = (str(exc).strip().splitlines() or [""])[0][:160]
+        why = f"{path}: cannot be loaded by ONNX Runtime ({exc.__class__.__name__}: {first})"
+        if requested == "onnxruntime":
+            raise DataError(f"{why}; export it again: brats-unet export {path.parent} --format onnx") from None
+        print(f"warning: {why}; predicting with PyTorch instead (export again to use it)", file=sys.stderr)
+        return None
 
 
 def _matching_export(run_dir: Path, checkpoint: Path) -> tuple[Optional[Path], str]:

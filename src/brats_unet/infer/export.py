@@ -20,6 +20,7 @@ from ..atomic_files import atomic_path, sha256_file, write_json
 from ..brats import BRATS2020, REGION_NAMES
 from ..config import to_dict
 from ..errors import ConfigError, DataError
+from ..runs.folder import refuse_run_file
 from .backend import OrtModel
 from .predict import LoadedRun
 
@@ -104,4 +105,8 @@ def _check_onnx(model: torch.nn.Module, example: torch.Tensor, path: Path, multi
 
 
 def default_out(run_dir: Path, fmt: Format, out: Optional[str | Path]) -> Path:
+    """``out``, else ``RUN/model.onnx`` / ``RUN/model.pt``; never one of the run's own files."""
+    if out:
+        refuse_run_file(out, run_dir, "the export")
+        refuse_run_file(Path(f"{out}.json"), run_dir, "the export's card")
     return Path(out) if out else run_dir / f"model{SUFFIX[fmt]}"

@@ -14,7 +14,7 @@ import nibabel as nib
 import numpy as np
 import torch
 
-from ..atomic_files import STALE_S, atomic_write, make_folder, remove_stale_temps
+from ..atomic_files import STALE_S, atomic_write, make_folder, read_json, remove_stale_temps
 from ..brats import get_scheme
 from ..config import Config, apply_overrides, from_dict, parse_override, to_dict
 from ..data.discovery import Case, Source
@@ -27,7 +27,7 @@ from ..models.ensemble import ProbabilityEnsemble
 from ..runs.checkpoint import load_checkpoint
 from ..runs.folder import read_run_config
 from ..runs.pack import unpacked
-from .backend import OrtModel, choose_engine
+from .backend import choose_engine, open_export
 from .postprocess import Postprocess, apply, read_choice
 from .whole_case import case_logits, to_labels
 
@@ -45,6 +45,7 @@ class LoadedRun:
     postprocess_note: str = "no post-processing (eval.postprocess: none)"
     engine: str = "torch"  # "onnxruntime" when model is an exported graph (eval.engine)
     engine_note: str = ""
+    signatures: dict = field(default_factory=dict)  # the training data's intensity profiles (data/signatures.py)
 
 
 def run_overrides(cfg: Config, overrides: Iterable[str]) -> Config:
@@ -90,6 +91,11 @@ def load_run(run_dir: str | Path, checkpoint: str = "best", device: str = "auto"
     except (RuntimeError, KeyError, TypeError):
         raise DataError(f"{run_dir}/config.yaml does not describe the network in {path.name}"
                         f"{_differences(to_dict(cfg), state.get('config'))}; restore the run's config.yaml") from None
+    edited = _edited(to_dict(cfg), state.get("config"))
+    if edited:
+        raise DataError(f"{run_dir}/config.yaml was edited after training: {'; '.join(edited[:3])} (the checkpoint "
+                        f"{path.name} holds the config it was trained with); restore config.yaml, and change "
+                        "inference settings with --set eval.*")
     model.to(dev).eval()
     if dev.type == "cpu" and not as_trained:  # the same arithmetic, faster on the CPU (measured there only)
         instance_norm_as_group_norm(model)
@@ -97,9 +103,14 @@ def load_run(run_dir: str | Path, checkpoint: str = "best", device: str = "auto"
     precision = (resolve_precision(cfg.eval.precision, dev, "eval.precision") if cfg.eval.precision
                  else resolve_precision(cfg.train.precision, dev))
     run = LoadedRun(cfg, model, dev, precision)
+    if (run_dir / "signatures.json").is_file():
+        run.signatures = read_json(run_dir / "signatures.json")
     onnx, run.engine_note = choose_engine(cfg.eval.engine, run_dir, path, dev, run.precision)
-    if onnx is not None:  # the checkpoint was still loaded above: its errors are the same for every engine
-        run.model, run.precision, run.engine = OrtModel(onnx), "fp32", "onnxruntime"
+    session = open_export(onnx, cfg.eval.engine) if onnx is not None else None
+    if session is not None:  # the checkpoint was still loaded above: its errors are the same for every engine
+        run.model, run.precision, run.engine = session, "fp32", "onnxruntime"
+    elif onnx is not None:
+        run.engine_note = f"engine: PyTorch, {run.precision} on {dev.type} (the export could not be loaded)"
     if cfg.eval.postprocess == "auto":
         run.postprocess, run.postprocess_note = read_choice([run_dir], checkpoint)
     return run
@@ -132,10 +143,32 @@ def load_runs(run_dirs: Sequence[str | Path], checkpoint: str = "best", device: 
     if {r.cfg.num_classes for r in runs} != {runs[0].cfg.num_classes}:
         raise DataError(f"runs {', '.join(map(str, run_dirs))} give different numbers of output channels")
     model = ProbabilityEnsemble([r.model for r in runs], runs[0].cfg.loss.mode).eval()
-    ensemble = LoadedRun(runs[0].cfg, model, runs[0].device, runs[0].precision)
+    ensemble = LoadedRun(runs[0].cfg, model, runs[0].device, runs[0].precision, signatures=runs[0].signatures)
     if runs[0].cfg.eval.postprocess == "auto":
         ensemble.postprocess, ensemble.postprocess_note = read_choice(run_dirs, checkpoint)
     return ensemble
+
+
+# What fixes the network's input and the decoding of its output: a config.yaml that differs from the checkpoint's
+# stored config here would predict with another preprocessing than the network learnt (eval.* and data.nonfinite
+# may change; training-only keys such as the split or the budget do not reach predict).
+INFERENCE_KEYS = {"data": ("modalities", "slices", "size", "mode", "normalize", "labels", "patch_size", "context"),
+                  "loss": ("mode",), "model": None}  # None: every key of the section
+
+
+def _edited(now: dict, stored: object) -> list[str]:
+    """``key: value in config.yaml, value in the checkpoint`` for every inference key that differs."""
+    if not isinstance(stored, dict):
+        return []  # a checkpoint from before configs were stored: nothing to compare
+    out = []
+    for section, keys in INFERENCE_KEYS.items():
+        mine, theirs = now.get(section, {}), stored.get(section)
+        if not isinstance(theirs, dict):
+            continue
+        for key in keys or sorted(set(mine) | set(theirs)):
+            if key in theirs and mine.get(key) != theirs[key]:
+                out.append(f"{section}.{key} is {mine.get(key)!r} there but {theirs[key]!r} in the checkpoint")
+    return out
 
 
 def _differences(now: dict, stored: object) -> str:

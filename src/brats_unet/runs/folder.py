@@ -20,11 +20,52 @@ import torch
 
 from ..atomic_files import read_csv, read_json, write_csv_to, write_json
 from ..config import Config, load_config, save_yaml, to_dict
-from ..errors import BratsError
+from ..data.signatures import training_signatures
+from ..errors import BratsError, DataError
 from ..version import __version__
 
 METRIC_COLUMNS = ["epoch", "lr", "seconds", "train_loss", "train_accuracy", "train_mean_iou", "train_dice",
                   "val_loss", "val_accuracy", "val_mean_iou", "val_dice", "val_WT", "val_TC", "val_ET", "val_dice_mean"]
+
+
+# A run's own files: no command's output may replace one of them (export, pack, predict refuse such an --out).
+RUN_FILES = ("config.yaml", "split.json", "splits_final.json", "run.json", "metrics.csv", "best.pt", "last.pt",
+             "postprocessing.json", "PACK.json", "signatures.json")
+
+
+def refuse_run_file(out: str | Path, run_dir: str | Path, what: str) -> None:
+    """DataError when ``out`` is one of the run's own files (or the run folder itself)."""
+    out, run_dir = Path(out).resolve(), Path(run_dir).resolve()
+    if out == run_dir or (out.parent == run_dir and out.name in RUN_FILES) or run_dir / "eval" in [out, *out.parents]:
+        raise DataError(f"{out}: {what} would replace the run's own files in {run_dir}; choose another --out")
+
+
+FREE_ON_RESUME = ("data.cache_dir", "data.nonfinite")  # besides train.* and eval.*: they change no learnt state
+
+
+def check_resumable(run_dir: Path, cfg: Optional[Config], resume: bool) -> None:
+    """Refuse a fresh start over a run, a resume of nothing, and a resume that would change what was learnt.
+
+    A run killed before its first checkpoint holds only what a fresh start wrote (config.yaml, split.json,
+    run.json): ``--resume`` says so and how to start; a plain ``train`` starts it afresh.
+    """
+    if not resume:
+        if (run_dir / "last.pt").exists():
+            raise BratsError(f"{run_dir} already holds a run; pass --resume to continue it or choose a new --out")
+        return
+    if not (run_dir / "last.pt").exists():
+        why = "does not exist" if not run_dir.exists() else \
+            "holds no checkpoint (it stopped before its first epoch ended)"
+        raise BratsError(f"{run_dir} {why}: nothing to resume; start it without --resume")
+    if cfg is None or not (run_dir / "config.yaml").exists():
+        return
+    stored, now = to_dict(read_run_config(run_dir)), to_dict(cfg)
+    changed = [f"{section}.{key}: {now[section].get(key)!r} now, {value!r} in the run"
+               for section in ("data", "model", "loss") for key, value in stored[section].items()
+               if f"{section}.{key}" not in FREE_ON_RESUME and now[section].get(key) != value]
+    if changed:
+        raise BratsError(f"--resume continues the run as it was trained, but {'; '.join(changed[:3])}; change only "
+                         "train.* or eval.* keys on --resume, or train a new run for another recipe")
 
 
 def git_hash() -> str:
@@ -43,10 +84,13 @@ def git_hash() -> str:
 
 def write_run_files(run_dir: Path, cfg: Config, split: dict, data_root: str | Path, extra: dict,
                     folds: Optional[list] = None) -> None:
-    """config.yaml, split.json, run.json (version, git hash, seed, environment) and, for a cross-validation
-    fold, every fold as nnU-Net's ``splits_final.json``."""
+    """config.yaml, split.json, run.json (version, git hash, seed, environment), signatures.json (the training
+    cases' intensity profile per modality) and, for a cross-validation fold, every fold as nnU-Net's
+    ``splits_final.json``."""
     save_yaml(to_dict(cfg), run_dir / "config.yaml")
     write_json(run_dir / "split.json", split)
+    if not (run_dir / "signatures.json").exists():  # what predict compares explicit files with (data/signatures.py)
+        write_json(run_dir / "signatures.json", training_signatures(data_root, split["train"]))
     if folds is not None:
         write_json(run_dir / "splits_final.json", folds)
     write_json(run_dir / "run.json", {

@@ -43,7 +43,7 @@ from ..metrics.pooled import pooled_metrics
 from ..models import build_model
 from ..plots import training_curves
 from ..runs.checkpoint import load_checkpoint, rng_state, set_rng_state
-from ..runs.folder import write_metrics_to, write_run_files
+from ..runs.folder import check_resumable, write_metrics_to, write_run_files
 from .health import collapse_message
 from .tensorboard_log import open_sinks, validation_overlay
 
@@ -366,10 +366,7 @@ def train(cfg: Config, data_root: str | Path, run_dir: str | Path, resume: bool 
     """
     run_dir = Path(run_dir)
     refuse_file(run_dir, "run folder")
-    if not resume and (run_dir / "last.pt").exists():
-        raise BratsError(f"{run_dir} already holds a run; pass --resume to continue it or choose a new --out")
-    if resume and not (run_dir / "last.pt").exists():
-        raise BratsError(f"{run_dir}/last.pt not found: nothing to resume")
+    check_resumable(run_dir, cfg, resume)
     created = _first_missing(run_dir)
     try:
         trainer = Trainer(cfg, data_root, run_dir, progress, on_step, distributed)
