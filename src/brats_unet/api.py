@@ -23,6 +23,7 @@ from .data.discovery import Case, Source
 from .errors import DataError
 from .evaluation.evaluate import evaluate
 from .infer.predict import LoadedRun, load_run, segment
+from .infer.uncertainty import uncertainty_maps
 from .metrics.regions import score_case
 from .study.runner import run_study
 from .study.spec import load_study
@@ -48,8 +49,8 @@ def _case(images: Mapping[str, np.ndarray], affine: Optional[np.ndarray], case_i
 
 def predict_arrays(run: LoadedRun, images: Mapping[str, np.ndarray], affine: Optional[np.ndarray] = None,
                    labels: str = "brats2020", probabilities: bool = False, tta: bool = False,
-                   case_id: str = "array", brain_mask: Optional[np.ndarray] = None,
-                   ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+                   case_id: str = "array", brain_mask: Optional[np.ndarray] = None, uncertainty: bool = False,
+                   ) -> np.ndarray | tuple:
     """Segment one case given as arrays.
 
     Args:
@@ -62,13 +63,21 @@ def predict_arrays(run: LoadedRun, images: Mapping[str, np.ndarray], affine: Opt
         tta: average over flips.
         brain_mask: (X, Y, Z) brain mask (non-zero = brain) for images that are not skull-stripped or whose
             background is not one value; by default the brain is every voxel unlike the border value.
+        uncertainty: also return {"WT", "TC", "ET": (X, Y, Z) uint8 0..100} uncertainty maps, as
+            ``predict --uncertainty`` writes them (the entropy of each region's probability).
 
     Returns:
-        (X, Y, Z) uint8 labels, or (labels, probabilities).
+        (X, Y, Z) uint8 labels; with ``probabilities`` and/or ``uncertainty``, a tuple of the labels followed by
+        the probabilities and/or the maps, in that order.
     """
-    internal, probs = segment(run, _case(images, affine, case_id, brain_mask), tta, probabilities)
+    internal, probs = segment(run, _case(images, affine, case_id, brain_mask), tta, probabilities or uncertainty)
     out = get_scheme(labels).from_internal(internal)
-    return (out, probs.numpy().astype(np.float32)) if probs is not None else out
+    extra: list = []
+    if probabilities and probs is not None:
+        extra.append(probs.numpy().astype(np.float32))
+    if uncertainty and probs is not None:
+        extra.append(uncertainty_maps(probs, run.cfg.loss.mode))
+    return (out, *extra) if extra else out
 
 
 def _volume(name: str, array: np.ndarray) -> np.ndarray:

@@ -66,6 +66,8 @@ def _data_commands(sub: argparse._SubParsersAction) -> None:
                    help="HD95 surface definition (default: the convention's)")
     p.add_argument("--lesionwise", default="auto", choices=field_choices(EvalConfig, "lesionwise"),
                    help="lesion-wise scores with a sub-challenge's parameters (auto: from BraTS-GLI-... case names)")
+    p.add_argument("--uncertainty", metavar="DIR", help="also the QU-BraTS 2020 uncertainty score of the maps "
+                   "DIR/<case>_unc_{whole,core,enhance}.nii.gz (REF must hold the cases' images: brain = T1 > 0)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=c.cmd_score)
 
@@ -106,6 +108,9 @@ def _model_commands(sub: argparse._SubParsersAction) -> None:
                    "brain), for images that are not skull-stripped or whose background is not one value")
     p.add_argument("--tta", action="store_true", help="average predictions over flips")
     p.add_argument("--save-probabilities", action="store_true", help="also write <case>_probabilities.npz")
+    p.add_argument("--uncertainty", action="store_true", help="also write QU-BraTS uncertainty maps <case>_unc_whole, "
+                   "_unc_core, _unc_enhance (uint8 0..100): the entropy of each region's probability, averaged over "
+                   "the runs and --tta flips given")
     p.add_argument("--labels", choices=SCHEME_NAMES, help="the input's edition and the output's label codes "
                    "(default: the edition the file names show; brats2020 for names that show none)")
     p.add_argument("--naming", default="default", choices=("default", "challenge"),

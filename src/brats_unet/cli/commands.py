@@ -63,7 +63,30 @@ def cmd_score(args: argparse.Namespace) -> int:
                                f"mean ± sd (median) over cases\n\n{table}\n")
     print(table)
     print(f"per-case scores: {args.out}; summary: {summary}")
+    if args.uncertainty:
+        _score_uncertainty(args)
     return 0
+
+
+def _score_uncertainty(args: argparse.Namespace) -> None:
+    """QU-BraTS scores per case and region into ``<out>_uncertainty.csv``, the means per region printed."""
+    import numpy as np
+
+    from ..atomic_files import write_csv
+    from ..brats import REGION_NAMES
+    from ..evaluation.uncertainty_scores import score_uncertainty
+
+    rows = score_uncertainty(args.pred, args.ref, args.uncertainty, args.labels)
+    out = Path(args.out).with_name(Path(args.out).stem + "_uncertainty.csv")
+    write_csv(rows, out, ["case", "region", "dice_auc", "ftp_auc", "ftn_auc", "score"])
+    print("\nQU-BraTS 2020 uncertainty score (mean over cases)\n\n| region | AUC Dice | AUC FTP | AUC FTN | score |\n"
+          "|---|---|---|---|---|")
+    for region in REGION_NAMES:
+        mean = {k: float(np.mean([r[k] for r in rows if r["region"] == region]))
+                for k in ("dice_auc", "ftp_auc", "ftn_auc", "score")}
+        print(f"| {region} | {mean['dice_auc']:.4f} | {mean['ftp_auc']:.4f} | {mean['ftn_auc']:.4f} | "
+              f"{mean['score']:.4f} |")
+    print(f"per-case uncertainty scores: {out}")
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -116,6 +139,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from ..brats import MODALITIES
     from ..data.signatures import swap_warnings
     from ..infer.predict import load_runs, predict_cases
+    from ..infer.uncertainty import source_note
 
     sets = args.set + ([f"data.nonfinite={args.nonfinite}"] if args.nonfinite else [])
     runs, cases = _runs_and_inputs(args)
@@ -128,8 +152,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
               file=sys.stderr)
         if run.engine_note:  # one run (an ensemble's members may differ)
             print(run.engine_note, file=sys.stderr)
+    if args.uncertainty and not args.quiet:
+        print(source_note(args.tta, len(runs)), file=sys.stderr)
     done = predict_cases(run, cases, args.out, args.tta, args.save_probabilities, args.labels,
-                         progress=not args.quiet, naming=args.naming)
+                         progress=not args.quiet, naming=args.naming, uncertainty=args.uncertainty)
     print(done.summary(args.out))
     return 2 if done.failures else 0
 

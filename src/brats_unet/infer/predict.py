@@ -29,6 +29,7 @@ from ..runs.folder import read_run_config
 from ..runs.pack import unpacked
 from .backend import choose_engine, open_export
 from .postprocess import Postprocess, apply, read_choice
+from .uncertainty import map_path, uncertainty_maps
 from .whole_case import case_logits, to_labels
 
 
@@ -243,16 +244,19 @@ def seg_name(case_id: str, naming: str = "default") -> str:
 
 
 def predict_case(run: LoadedRun, case: Case, out_dir: Path, tta: bool = False, save_probabilities: bool = False,
-                 labels: Optional[str] = None, naming: str = "default") -> tuple[Path, bool]:
+                 labels: Optional[str] = None, naming: str = "default", uncertainty: bool = False) -> tuple[Path, bool]:
     """Segment one case and write ``<case>_seg.nii.gz`` (``naming="challenge"``: ``<case>.nii.gz``), and
-    optionally ``<case>_probabilities.npz``.
+    optionally ``<case>_probabilities.npz`` and the QU-BraTS uncertainty maps (``infer/uncertainty.py``).
 
     Returns the path and whether the mask holds any tumour.
     """
-    internal, probs = segment(run, case, tta, probabilities=save_probabilities)
+    internal, probs = segment(run, case, tta, probabilities=save_probabilities or uncertainty)
     scheme = get_scheme(labels) if labels else case.scheme
     path = write_seg(scheme.from_internal(internal), case.reference, out_dir / seg_name(case.case_id, naming))
-    if probs is not None:
+    if uncertainty and probs is not None:
+        for region, volume in uncertainty_maps(probs, run.cfg.loss.mode).items():
+            write_seg(volume, case.reference, map_path(out_dir, case.case_id, region))
+    if probs is not None and save_probabilities:
         atomic_write(out_dir / f"{case.case_id}_probabilities.npz",
                      lambda tmp: np.savez_compressed(str(tmp), probabilities=probs.numpy().astype(np.float16),
                                                      mode=run.cfg.loss.mode))
@@ -282,7 +286,7 @@ def _about(case_id: str, message: str) -> str:
 
 def predict_cases(run: LoadedRun, cases: list[Case], out_dir: str | Path, tta: bool = False,
                   save_probabilities: bool = False, labels: Optional[str] = None,
-                  progress: bool = True, naming: str = "default") -> Predictions:
+                  progress: bool = True, naming: str = "default", uncertainty: bool = False) -> Predictions:
     """Predict every case; a failing case (bad input, a failed write) is reported and the others still run."""
     out_dir, done = make_folder(out_dir), Predictions()  # a folder that cannot be made fails once, not per case
     remove_stale_temps(out_dir, older_than_s=STALE_S)
@@ -290,7 +294,7 @@ def predict_cases(run: LoadedRun, cases: list[Case], out_dir: str | Path, tta: b
 
     for case in tqdm(cases, desc="predict", unit="case", disable=not progress or len(cases) < 2):
         try:
-            path, tumour = predict_case(run, case, out_dir, tta, save_probabilities, labels, naming)
+            path, tumour = predict_case(run, case, out_dir, tta, save_probabilities, labels, naming, uncertainty)
         except (BratsError, OSError) as exc:
             message = _about(case.case_id, str(exc) if isinstance(exc, BratsError) else f"{exc.filename}: {cause(exc)}")
             done.failures.append(message)
