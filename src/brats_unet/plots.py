@@ -100,3 +100,30 @@ def slice_comparison(flair: np.ndarray, ref: np.ndarray, pred: np.ndarray, path:
     if title:
         fig.suptitle(title)
     return save_figure(fig, path)
+
+
+def margin_bars(rows: list[dict], path: str | Path) -> Path:
+    """Stacked bars per region: the share of false positives and false negatives at each distance from the
+    reference boundary (rows of ``eval/margins.csv``: counts per case, region and bin, pooled here)."""
+    from .brats import REGION_NAMES
+    from .metrics.margins import BINS
+
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    names = [name for _, _, name in BINS]
+    for i, region in enumerate(REGION_NAMES):
+        mine = [r for r in rows if r["region"] == region]
+        total = sum(float(r["fp"]) + float(r["fn"]) for r in mine) or 1.0
+        for j, kind in enumerate(("fp", "fn")):
+            bottom = 0.0
+            for k, name in enumerate(names):
+                share = sum(float(r[f"{kind} {name}"]) for r in mine) / total
+                ax.bar(i * 3 + j, share, bottom=bottom, color=plt.cm.viridis(k / (len(names) - 1)),
+                       label=name if i == 0 and j == 0 else None, edgecolor="white")
+                bottom += share
+    ax.set_xticks([i * 3 + j for i in range(len(REGION_NAMES)) for j in (0, 1)])
+    ax.set_xticklabels([f"{r}\n{k}" for r in REGION_NAMES for k in ("FP", "FN")])
+    ax.set_ylabel("share of the region's errors")
+    ax.set_title("errors by distance from the reference boundary")
+    ax.legend(title="distance", fontsize=8)
+    return save_figure(fig, path)

@@ -32,6 +32,8 @@ def test_report_is_self_contained(report):
     text = report.read_text()
     assert "http://" not in text and "https://" not in text and "<script src" not in text
     assert text.count('class="viewer"') == 5 and "Table 1" in text and "sortable" in text
+    assert "distance from the reference boundary" in text and "uncertainty AUROC for error" in text
+    assert text.count('value="unc"') == 5
 
 
 def test_report_in_a_headless_browser(report):
@@ -60,6 +62,9 @@ def test_report_in_a_headless_browser(report):
         shown = driver.execute_script(SUM_PIXELS)
         driver.execute_script("document.querySelector('#case-0 input[value=ref]').click()")
         WebDriverWait(driver, 10).until(lambda d: d.execute_script(SUM_PIXELS) != shown)  # the reference drew
+        with_ref = driver.execute_script(SUM_PIXELS)
+        driver.execute_script("document.querySelector('#case-0 input[value=unc]').click()")
+        WebDriverWait(driver, 10).until(lambda d: d.execute_script(SUM_PIXELS) != with_ref)  # the uncertainty drew
         before = driver.execute_script("return Array.from(document.querySelectorAll('table')[2].tBodies[0].rows)"
                                        ".map(r => r.cells[0].textContent)")
         driver.execute_script("document.querySelectorAll('table')[2].tHead.rows[0].cells[1].click()")

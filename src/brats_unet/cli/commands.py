@@ -111,7 +111,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     out = Path(args.run) / "eval"
     print((out / "table1.md").read_text())
     print((out / "brats.md").read_text())
-    print(f"tables written to {out}/ (table1.md|csv, brats.md|csv, per_case.csv)")
+    print(f"tables written to {out}/ (table1.md|csv, brats.md|csv, per_case.csv, margins.md|csv)")
     return 0
 
 
@@ -174,8 +174,15 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     fig2 = training_curves(read_metrics(args.run), Path(args.run) / "figures" / "fig2_curves.png")
     fig3 = make_slice_comparison(args.run, args.case, args.slice, args.data, args.checkpoint,
-                        run=load_run(args.run, args.checkpoint, args.device or "auto"))
+                                 run=load_run(args.run, args.checkpoint, args.device or "auto"))
     print(f"Figure 2: {fig2}\nFigure 3: {fig3}")
+    margins = Path(args.run) / "eval" / "margins.csv"
+    if margins.exists():  # written by evaluate: where the errors lie relative to the tumour boundary
+        from ..atomic_files import read_csv
+        from ..plots import margin_bars
+
+        rows = [{k: v if k in ("case", "region") else float(v) for k, v in r.items()} for r in read_csv(margins)]
+        print(f"margins: {margin_bars(rows, Path(args.run) / 'figures' / 'margins.png')}")
     return 0
 
 

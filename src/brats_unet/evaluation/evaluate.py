@@ -22,9 +22,11 @@ from ..data.volumes import read_seg, spacing
 from ..errors import BratsError
 from ..infer.postprocess import Postprocess, apply, dice_table, write_choice
 from ..infer.predict import LoadedRun, load_run, segment
+from ..infer.uncertainty import uncertainty_maps
 from ..losses import build_loss
 from ..runs.folder import data_root_of, read_split
 from .cached_cases import evaluate_cached
+from .margins import margin_rows, write_margins
 from .scoring import score_arrays, subchallenge_of
 from .tables import region_summary, score_columns, summary_metrics, summary_table
 
@@ -55,13 +57,18 @@ def pooled_table_markdown(rows: list[dict]) -> str:
         "of the model-space slices, averaged over the 4 classes including background (not BraTS region Dice).\n"
 
 
-def predict_labels(run: LoadedRun, cases: list[Case], tta: bool = False,
-                   progress: bool = False) -> dict[str, np.ndarray]:
-    """{case id: internal labels (X, Y, Z)} before any post-processing."""
+def predict_labels(run: LoadedRun, cases: list[Case], tta: bool = False, progress: bool = False,
+                   maps: Optional[dict] = None) -> dict[str, np.ndarray]:
+    """{case id: internal labels (X, Y, Z)} before any post-processing; with ``maps`` (a dict), also fills it with
+    {case id: {region: uint8 uncertainty}} as ``predict --uncertainty`` writes them."""
     from tqdm.auto import tqdm
 
-    return {case.case_id: segment(run, case, tta, postprocess=False)[0]
-            for case in tqdm(cases, desc="evaluate", unit="case", disable=not progress)}
+    out = {}
+    for case in tqdm(cases, desc="evaluate", unit="case", disable=not progress):
+        out[case.case_id], probs = segment(run, case, tta, probabilities=maps is not None, postprocess=False)
+        if maps is not None and probs is not None:
+            maps[case.case_id] = uncertainty_maps(probs, run.cfg.loss.mode)
+    return out
 
 
 def references(cases: list[Case]) -> dict[str, np.ndarray]:
@@ -136,12 +143,15 @@ def evaluate(run_dir: str | Path, split: str = "test", checkpoint: str = "best",
     choosing = run.cfg.eval.postprocess == "auto"
     val_cases = [c for c in found if c.case_id in splits.get("val", [])] if choosing else []
     needed = cases + [c for c in val_cases if c.case_id not in wanted]
-    labels = predict_labels(run, needed, run.cfg.eval.tta, progress)
+    maps: dict = {}
+    labels = predict_labels(run, needed, run.cfg.eval.tta, progress, maps)
     refs = references(needed)  # read once: the choice, the raw scores and the post-processed ones share them
     chosen, statement = choose_postprocessing(run_dir, run, val_cases, labels, refs, checkpoint, split)
     raw = brats_rows(run, cases, labels, run.cfg.eval.convention, refs=refs)
     rows = brats_rows(run, cases, labels, run.cfg.eval.convention, chosen, refs) if chosen else raw
     _write(run_dir / "eval", t1, rows, split, statement, raw if chosen else None)
+    delivered = {c.case_id: apply(labels[c.case_id], chosen) if chosen else labels[c.case_id] for c in cases}
+    write_margins(run_dir / "eval", margin_rows(cases, delivered, refs, maps), split)
     return {"table1": t1, "per_case": rows, "per_case_no_postprocess": raw, "postprocess": chosen}
 
 

@@ -26,9 +26,11 @@ from ..data.preprocess import normalise
 from ..data.volumes import read_array, read_seg
 from ..errors import BratsError
 from ..infer.predict import load_run, segment
-from ..plots import ERROR_CODE_COLOURS, error_map, grey, overlay, training_curves
+from ..infer.uncertainty import uncertainty_maps
+from ..plots import ERROR_CODE_COLOURS, error_map, grey, margin_bars, overlay, training_curves
 from ..runs.folder import data_root_of, read_metrics
 from .html_assets import PAGE, VIEWER
+from .margins import margins_markdown
 from .tables import region_summary
 
 
@@ -73,7 +75,16 @@ def figure_img(png_bytes: bytes, alt: str) -> str:
     return f'<img class="figure" alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
 
 
-def _viewer_data(flair: np.ndarray, ref: np.ndarray, pred: np.ndarray, margin: int = 2) -> tuple[dict, tuple]:
+def _heat(unc: np.ndarray) -> str:
+    """An uncertainty slice (uint8 0..100) as a base64 RGBA PNG: magenta, opaque where most uncertain."""
+    rgba = np.zeros(unc.shape + (4,), np.uint8)
+    rgba[..., 0], rgba[..., 2] = 255, 255
+    rgba[..., 3] = (np.asarray(unc, np.float32) * 2.55).astype(np.uint8)
+    return png(rgba)
+
+
+def _viewer_data(flair: np.ndarray, ref: np.ndarray, pred: np.ndarray, unc: np.ndarray,
+                 margin: int = 2) -> tuple[dict, tuple]:
     """Per-slice PNG layers over the brain's bounding box and the slices around the tumour (ref or pred),
     and the (height, width) they are shown at."""
     brain = flair != 0
@@ -91,7 +102,8 @@ def _viewer_data(flair: np.ndarray, ref: np.ndarray, pred: np.ndarray, margin: i
             "flair": [png(show(image, z)) for z in zs],
             "ref": [_layer(show(ref, z), CLASS_COLOURS) for z in zs],
             "pred": [_layer(show(pred, z), CLASS_COLOURS) for z in zs],
-            "err": [_layer(error_map(show(pred, z), show(ref, z)), ERROR_CODE_COLOURS) for z in zs]}
+            "err": [_layer(error_map(show(pred, z), show(ref, z)), ERROR_CODE_COLOURS) for z in zs],
+            "unc": [_heat(show(unc, z)) for z in zs]}
     return data, show(image, zs[0]).shape
 
 
@@ -129,10 +141,12 @@ def write_html_report(run_dir: str | Path, data_root: Optional[str | Path] = Non
     viewers, data = [], []
     for index, cid in enumerate(sorted(cases)[:max_cases]):
         case = cases[cid]
-        pred, _ = segment(run, case)
+        pred, probs = segment(run, case, probabilities=True)
+        assert probs is not None  # asked for above
         ref = read_seg(case)
         flair = normalise(read_array(case.images["flair"]).astype(np.float32), "zscore")
-        d, (h, w) = _viewer_data(flair, ref if ref is not None else np.zeros_like(pred), pred)
+        unc = uncertainty_maps(probs, run.cfg.loss.mode)["WT"]
+        d, (h, w) = _viewer_data(flair, ref if ref is not None else np.zeros_like(pred), pred, unc)
         data.append(d)
         s = scores[cid]
         viewers.append(VIEWER.format(index=index, case=html.escape(cid), wt=f"{s['WT Dice']:.3f}",
@@ -150,11 +164,32 @@ def write_html_report(run_dir: str | Path, data_root: Optional[str | Path] = Non
               [[r["region"], r["metric"], r["mean"], r["sd"], r["median"], r["n"]] for r in region_summary(rows)]),
         "<h2>Per case (click a column to sort)</h2>",
         table(["case", *columns], [[cid, *[scores[cid][c] for c in columns]] for cid in sorted(scores)], True),
+        *_margins_section(run_dir),
         "<h2>Slices</h2><p class='note'>FLAIR; switch the overlays; the slider moves through the slices "
         "around the tumour.</p>", *viewers])
     out = run_dir / "report.html"
     atomic_write_text(out, page(f"brats-unet run {run_dir.name}", body, data))
     return out
+
+
+def _margins_section(run_dir: Path) -> list[str]:
+    """The margin table and figure of ``eval/margins.csv`` (written by evaluate), or nothing for older runs."""
+    path = run_dir / "eval" / "margins.csv"
+    if not path.exists():
+        return []
+    rows = [{k: (v if k in ("case", "region") else float(v)) for k, v in r.items()} for r in read_csv(path)]
+    with tempfile.TemporaryDirectory() as tmp:
+        figure = margin_bars(rows, Path(tmp) / "margins.png").read_bytes()
+    return ["<h2>Where the errors are: distance from the reference boundary</h2>",
+            "<p class='note'>Share of each region's erroneous voxels by distance from the reference tumour boundary "
+            "(pooled over cases), how many of those within 2 mm the uncertainty map flags, and its AUROC for "
+            "error.</p>", _markdown_table(margins_markdown(rows)), figure_img(figure, "errors by distance")]
+
+
+def _markdown_table(text: str) -> str:
+    """A pipe table of markdown as an HTML table."""
+    lines = [[c.strip() for c in line.strip("|").split("|")] for line in text.splitlines() if line.startswith("|")]
+    return table(lines[0], [r for r in lines[2:]])
 
 
 def _curves_png(run_dir: Path) -> bytes:

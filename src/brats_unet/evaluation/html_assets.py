@@ -72,5 +72,6 @@ VIEWER = """<div class="viewer" id="case-{index}"><b>{case}</b> <span class="not
 <label><input type="checkbox" value="ref"> reference</label>
 <label><input type="checkbox" value="pred" checked> prediction</label>
 <label><input type="checkbox" value="err"> errors (FP red, FN blue)</label>
+<label><input type="checkbox" value="unc"> uncertainty (whole tumour; brighter = less sure)</label>
 <div class="legend"><span style="background:#e61a1a"></span>core<span style="background:#1acc1a"></span>edema
 <span style="background:#ffd900"></span>enhancing</div></div>"""
