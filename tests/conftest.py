@@ -102,5 +102,6 @@ QUICK = ["data.max_cases=5", "data.size=64", "data.slices=[40, 120]", "train.bat
 def sample_run(sample_dir, tmp_path_factory) -> Path:
     """A quick run trained on 5 real cases (for tests of what uses a trained run: API, export, reports)."""
     run = tmp_path_factory.mktemp("sample-run") / "run"
-    train(load_config(overrides=QUICK), sample_dir, run, progress=False)
+    cache = tmp_path_factory.getbasetemp() / "default-cache"  # session fixtures start before _isolated_cache
+    train(load_config(overrides=QUICK + [f"data.cache_dir={cache}"]), sample_dir, run, progress=False)
     return run

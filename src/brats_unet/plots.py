@@ -106,11 +106,10 @@ def margin_bars(rows: list[dict], path: str | Path) -> Path:
     """Stacked bars per region: the share of false positives and false negatives at each distance from the
     reference boundary (rows of ``eval/margins.csv``: counts per case, region and bin, pooled here)."""
     from .brats import REGION_NAMES
-    from .metrics.margins import BINS
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 3.6))
-    names = [name for _, _, name in BINS]
+    names = [k[3:] for k in rows[0] if k.startswith("fp ")]  # the distance bins, in the order of the columns
     for i, region in enumerate(REGION_NAMES):
         mine = [r for r in rows if r["region"] == region]
         total = sum(float(r["fp"]) + float(r["fn"]) for r in mine) or 1.0

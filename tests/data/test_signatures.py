@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import shutil
 
 import numpy as np
@@ -16,17 +17,18 @@ from brats_unet.data.signatures import (
     summarise_profiles,
     swap_warnings,
     swapped_pairs,
-    training_signatures,
 )
+from brats_unet.runs.folder import read_split
 
 
 def test_profile_is_scale_free_and_ignores_background():
     rng = np.random.default_rng(0)
-    vol = np.zeros((20, 20, 20))
-    vol[2:18, 2:18, 2:18] = rng.gamma(3.0, 100.0, (16, 16, 16))
+    vol = np.zeros((50, 50, 50))
+    vol[2:48, 2:48, 2:48] = rng.gamma(3.0, 100.0, (46, 46, 46))
     p = profile(vol)
     assert p is not None and p.shape == (25,)
     np.testing.assert_allclose(profile(vol * 7.5), p, atol=1e-9)  # another scanner scale, the same profile
+    assert np.abs(profile(vol, stride=7) - p).max() < 0.15  # the subsample preprocessing stores
     assert profile(np.zeros((20, 20, 20))) is None
 
 
@@ -47,7 +49,11 @@ def test_swapped_real_cases_are_flagged_and_correct_ones_are_not(sample_dir):
     FLAIR/T1ce 9 of 12."""
     cases = discover_cases(sample_dir)
     ids = sorted(c.case_id for c in cases)
-    sig = training_signatures(sample_dir, ids)
+    found: dict = {}
+    for case in (c for c in cases if c.case_id in ids[:4]):
+        for name, p in read_profiles(case).items():
+            found.setdefault(name, []).append(p)
+    sig = summarise_profiles(found)
     assert set(sig) == {"flair", "t1", "t1ce", "t2"} and sig["flair"]["cases"] == 4
     alarms = found = 0
     for case in (c for c in cases if c.case_id not in ids[:4]):
@@ -60,13 +66,22 @@ def test_swapped_real_cases_are_flagged_and_correct_ones_are_not(sample_dir):
 
 @pytest.mark.slow
 def test_predict_warns_about_swapped_files_with_plain_names(sample_run, sample_dir, run_cli, tmp_path):
-    case = "Brats18_TCIA02_135_1"
-    flair, t2 = tmp_path / "a.nii.gz", tmp_path / "b.nii.gz"
-    shutil.copyfile(sample_dir / case / f"{case}_t2.nii.gz", flair)  # T2 given as FLAIR, FLAIR as T2
-    shutil.copyfile(sample_dir / case / f"{case}_flair.nii.gz", t2)
-    assert swap_warnings(case_from_files({"flair": flair, "t2": t2}), {}) == []  # no signatures: no opinion
-    t1ce = sample_dir / case / f"{case}_t1ce.nii.gz"
-    swapped = run_cli("predict", sample_run, "--flair", flair, "--t1ce", t1ce, "--t2", t2, "--out", tmp_path / "p")
+    """The run stores its modalities' signatures; a case whose FLAIR and T1ce, given the other way round with
+    plain names, the rule flags (about 3 cases in 4 on the sample) gets the warning from predict, and the same
+    files given rightly do not."""
+    sig = json.loads((sample_run / "signatures.json").read_text())
+    assert set(sig) == {"flair", "t1ce"}
+    unseen = [c for c in discover_cases(sample_dir) if c.case_id not in read_split(sample_run)["train"]]
+    flagged = [c for c in unseen if (p := read_profiles(c))
+               and swapped_pairs({"flair": p["t1ce"], "t1ce": p["flair"]}, sig)
+               and not swapped_pairs({"flair": p["flair"], "t1ce": p["t1ce"]}, sig)]
+    assert len(flagged) >= len(unseen) // 2, [c.case_id for c in flagged]
+    case = flagged[0]
+    a, b = tmp_path / "a.nii.gz", tmp_path / "b.nii.gz"
+    shutil.copyfile(case.images["t1ce"].path, a)  # T1ce given as FLAIR, FLAIR as T1ce, names that say nothing
+    shutil.copyfile(case.images["flair"].path, b)
+    assert swap_warnings(case_from_files({"flair": a, "t1ce": b}), {}) == []  # no signatures: no opinion
+    swapped = run_cli("predict", sample_run, "--flair", a, "--t1ce", b, "--out", tmp_path / "p")
     assert swapped.code == 0 and "look swapped" in swapped.err and "a.nii.gz (given as flair)" in swapped.err
-    right = run_cli("predict", sample_run, "--flair", t2, "--t1ce", t1ce, "--t2", flair, "--out", tmp_path / "q")
+    right = run_cli("predict", sample_run, "--flair", b, "--t1ce", a, "--out", tmp_path / "q")
     assert right.code == 0 and "look swapped" not in right.err

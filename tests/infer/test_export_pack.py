@@ -57,7 +57,7 @@ def test_pack_predicts_as_it_is_and_unpacks(sample_run, sample_dir, run_cli, tmp
     packed = tmp_path / "run.zip"
     assert run_cli("pack", sample_run, packed).code == 0
     assert sorted(zipfile.ZipFile(packed).namelist()) == ["PACK.json", "best.pt", "config.yaml", "metrics.csv",
-                                                          "run.json", "split.json"]
+                                                          "run.json", "signatures.json", "split.json"]
     assert run_cli("predict", sample_run, case, "--out", tmp_path / "a", "--quiet").code == 0
     assert run_cli("predict", packed, case, "--out", tmp_path / "b", "--quiet").code == 0
     a, b = (np.asarray(nib.load(str(tmp_path / d / f"{case.name}_seg.nii.gz")).dataobj) for d in "ab")
@@ -65,7 +65,7 @@ def test_pack_predicts_as_it_is_and_unpacks(sample_run, sample_dir, run_cli, tmp
     assert run_cli("unpack", packed, tmp_path / "unpacked").code == 0
     assert (tmp_path / "unpacked" / "best.pt").read_bytes() == (sample_run / "best.pt").read_bytes()
     again = run_cli("unpack", packed, tmp_path / "unpacked")
-    assert again.code == 2 and "already holds a run" in again.error_lines[0]
+    assert again.code == 2 and "is not an empty folder" in again.error_lines[0]
 
 
 def test_damaged_or_foreign_zip_is_refused(sample_run, run_cli, tmp_path):

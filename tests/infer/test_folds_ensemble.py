@@ -72,6 +72,9 @@ def test_an_ensemble_of_unlike_runs_is_refused(folds, sample_dir, run_cli, tmp_p
     cfg = yaml.safe_load((other / "config.yaml").read_text())
     cfg["data"]["normalize"] = "max"
     (other / "config.yaml").write_text(yaml.safe_dump(cfg))
+    state = torch.load(other / "best.pt", weights_only=True)  # a run trained that way (the run is its checkpoint)
+    state["config"]["data"]["normalize"] = "max"
+    torch.save(state, other / "best.pt")
     case_dir = _case(folds, sample_dir).images["flair"].path.parent
     result = run_cli("predict", folds[0], other, case_dir, "--out", tmp_path / "out", "--quiet")
     assert result.code == 2 and "differ at data.normalize" in result.error_lines[0]

@@ -26,7 +26,7 @@ from ..errors import DataError, write_error
 from .discovery import Case, discover_cases
 from .preprocess import CaseMeta, preprocess_case
 
-PREPROCESS_VERSION = 2  # 2: brain = voxels unlike the border value (was: non-zero)
+PREPROCESS_VERSION = 3  # 2: brain = voxels unlike the border value (was: non-zero); 3: meta.json holds profiles
 KEY_FIELDS = ("modalities", "slices", "size", "mode", "normalize", "labels")
 
 

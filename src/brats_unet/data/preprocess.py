@@ -14,7 +14,7 @@ mapped back by resizing *probabilities* and placing them into the original grid 
 from __future__ import annotations
 
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Optional
 
 import numpy as np
@@ -25,7 +25,8 @@ from ..brats import CLASSIC_GRID, get_scheme
 from ..config import DEFAULT_MULTIPLE, DataConfig
 from ..errors import DataError
 from .discovery import Case
-from .volumes import read_brain, read_modalities, read_seg, spacing
+from .signatures import profile
+from .volumes import background_value, read_brain, read_modalities, read_seg, spacing
 
 Box = tuple[int, int, int, int]  # in-plane (x0, x1, y0, y1), may reach outside the image (zero padding)
 
@@ -42,6 +43,8 @@ class CaseMeta:
     box: Box
     size: tuple[int, int]  # model-space in-plane size
     tumour_slices: tuple[int, ...]  # model-space slice indices holding tumour (for oversampling)
+    # each modality's intensity profile before normalisation (data/signatures.py); empty in caches built before
+    profiles: dict = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON data."""
@@ -51,7 +54,8 @@ class CaseMeta:
     def from_json(cls, raw: dict[str, Any]) -> CaseMeta:
         """Read :meth:`to_json` output."""
         return cls(raw["case_id"], raw["edition"], tuple(raw["shape"]), tuple(raw["spacing"]),
-                   tuple(raw["slices"]), tuple(raw["box"]), tuple(raw["size"]), tuple(raw["tumour_slices"]))
+                   tuple(raw["slices"]), tuple(raw["box"]), tuple(raw["size"]), tuple(raw["tumour_slices"]),
+                   dict(raw.get("profiles") or {}))
 
 
 @dataclass
@@ -61,16 +65,6 @@ class Prepared:
     image: np.ndarray
     seg: Optional[np.ndarray]
     meta: CaseMeta
-
-
-def background_value(vol: np.ndarray) -> float:
-    """The value that fills the volume's border (its six faces): 0 for skull-stripped BraTS volumes, about -3.6
-    for one z-scored by another pipeline. The most frequent border value where it fills at least half of the
-    border; else 0 (a border of noise: nothing to learn from it)."""
-    faces = np.concatenate([vol[[0, -1]].ravel(), vol[:, [0, -1]].ravel(), vol[:, :, [0, -1]].ravel()])
-    values, counts = np.unique(faces, return_counts=True)
-    best = int(counts.argmax())
-    return float(values[best]) if counts[best] >= 0.5 * faces.size else 0.0
 
 
 def normalise(vol: np.ndarray, method: str, source: str = "volume", brain: np.ndarray | None = None) -> np.ndarray:
@@ -178,7 +172,11 @@ def preprocess_case(case: Case, cfg: DataConfig, with_seg: bool = True, multiple
     """Read, normalise, slice, crop and resize one case into model space (box sides a multiple of ``multiple``)."""
     raw = read_modalities(case, cfg.modalities, cfg.nonfinite)  # (C, X, Y, Z)
     brain = read_brain(case, cfg.modalities[0])
+    profiles = {}
     for c, name in enumerate(cfg.modalities):
+        found = profile(raw[c], background_value(raw[c]), stride=7)  # what predict checks explicit files against
+        if found is not None:
+            profiles[name] = [round(float(v), 4) for v in found]
         raw[c] = normalise(raw[c], cfg.normalize, str(case.images[name].path), brain)
     s0, s1 = slice_range(raw.shape[3], cfg, raw.shape[1:])
     box = plane_box(raw, cfg.mode, multiple)
@@ -186,7 +184,7 @@ def preprocess_case(case: Case, cfg: DataConfig, with_seg: bool = True, multiple
     img = crop_plane(np.moveaxis(raw[..., s0:s1], 3, 1), box)  # (C, S, h, w)
     image = resize_plane(torch.from_numpy(np.ascontiguousarray(img)).transpose(0, 1), size).transpose(0, 1)
     seg = _prepare_seg(case, cfg, (s0, s1), box, size) if with_seg else None
-    meta = _meta(case, cfg, raw.shape[1:], (s0, s1), box, size, seg)
+    meta = replace(_meta(case, cfg, raw.shape[1:], (s0, s1), box, size, seg), profiles=profiles)
     return Prepared(image.numpy().astype(np.float16), seg, meta)
 
 

@@ -23,6 +23,16 @@ def _missing(path: Path) -> str:
     return f"{path}: file not found"
 
 
+def background_value(vol: np.ndarray) -> float:
+    """The value that fills the volume's border (its six faces): 0 for skull-stripped BraTS volumes, about -3.6
+    for one z-scored by another pipeline. The most frequent border value where it fills at least half of the
+    border; else 0 (a border of noise: nothing to learn from it)."""
+    faces = np.concatenate([vol[[0, -1]].ravel(), vol[:, [0, -1]].ravel(), vol[:, :, [0, -1]].ravel()])
+    values, counts = np.unique(faces, return_counts=True)
+    best = int(counts.argmax())
+    return float(values[best]) if counts[best] >= 0.5 * faces.size else 0.0
+
+
 def open_image(source: Source) -> nib.Nifti1Image:
     """Open a NIfTI header (lazy); DataError naming the file if it cannot be read."""
     if source.image is not None:

@@ -14,8 +14,7 @@ import numpy as np
 from ..atomic_files import atomic_write_text, write_csv
 from ..brats import REGION_NAMES, to_regions
 from ..data.discovery import Case
-from ..data.preprocess import background_value
-from ..data.volumes import read_array, spacing
+from ..data.volumes import background_value, read_array, spacing
 from ..metrics.margins import BINS, FLAG, MARGIN_MM, margin_row
 
 

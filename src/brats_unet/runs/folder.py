@@ -20,7 +20,6 @@ import torch
 
 from ..atomic_files import read_csv, read_json, write_csv_to, write_json
 from ..config import Config, load_config, save_yaml, to_dict
-from ..data.signatures import training_signatures
 from ..errors import BratsError, DataError
 from ..version import __version__
 
@@ -83,14 +82,14 @@ def git_hash() -> str:
 
 
 def write_run_files(run_dir: Path, cfg: Config, split: dict, data_root: str | Path, extra: dict,
-                    folds: Optional[list] = None) -> None:
+                    folds: Optional[list] = None, signatures: Optional[dict] = None) -> None:
     """config.yaml, split.json, run.json (version, git hash, seed, environment), signatures.json (the training
     cases' intensity profile per modality) and, for a cross-validation fold, every fold as nnU-Net's
     ``splits_final.json``."""
     save_yaml(to_dict(cfg), run_dir / "config.yaml")
     write_json(run_dir / "split.json", split)
-    if not (run_dir / "signatures.json").exists():  # what predict compares explicit files with (data/signatures.py)
-        write_json(run_dir / "signatures.json", training_signatures(data_root, split["train"]))
+    if signatures:  # what predict compares explicit files with (data/signatures.py)
+        write_json(run_dir / "signatures.json", signatures)
     if folds is not None:
         write_json(run_dir / "splits_final.json", folds)
     write_json(run_dir / "run.json", {

@@ -31,6 +31,7 @@ from ..config import Config, to_dict
 from ..data.augment import augment_batch
 from ..data.cache import prepare_cache, select_cases
 from ..data.datasets import PatchDataset, SliceDataset, collate_pad, sample_indices
+from ..data.signatures import cache_signatures
 from ..data.split import fold_split, load_split, make_split
 from ..device import autocast, keep_freed_memory, machine_name, memory_format, resolve_device, resolve_precision
 from ..distributed import SINGLE, all_gather, all_sum, barrier, rank0_decides, setup, share
@@ -378,7 +379,8 @@ def train(cfg: Config, data_root: str | Path, run_dir: str | Path, resume: bool 
             write_run_files(run_dir, cfg, trainer.split, data_root, {
                 "device": str(trainer.device), "machine": machine_name(trainer.device), "precision": trainer.precision,
                 "cache": str(trainer.cache.path), "resumed_from_epoch": trainer.start_epoch,
-                "processes": trainer.dist.world}, trainer.folds)
+                "processes": trainer.dist.world}, trainer.folds,
+                cache_signatures(trainer.cache.meta, trainer.split["train"]))
         return trainer.fit()
     except BaseException:
         # a run that failed before its first checkpoint leaves no folder behind (only rank 0 ever made one)
