@@ -20,6 +20,7 @@ import numpy as np
 
 import brats_unet as bu
 from brats_unet.metrics.margins import BINS, margin_row
+from brats_unet.metrics.uncertainty import qubrats
 
 REGIONS = ("WT", "TC", "ET")
 CODES = {"WT": (1, 2, 4), "TC": (1, 4), "ET": (4,)}  # BraTS 2018 label codes
@@ -70,7 +71,9 @@ def analyse(study: Path, variant: str) -> tuple[list[dict], list[dict]]:
             brain = images["flair"] != 0
             for region in REGIONS:
                 r, p = np.isin(ref, CODES[region]), np.isin(labels, CODES[region])
-                margins.append({"case": case, "region": region, **margin_row(r, p, maps[region], brain, mm)})
+                t1_brain = images["t1"] > 0  # the QU-BraTS organisers' brain mask
+                margins.append({"case": case, "region": region, **margin_row(r, p, maps[region], brain, mm),
+                                "qubrats": qubrats(r, p, maps[region], t1_brain)["score"]})
             misses.append({"case": case, **wt_false_negatives(ref, labels, images["flair"].astype(np.float32))})
     return margins, misses
 
@@ -83,7 +86,8 @@ def pooled(rows: list[dict], region: str) -> dict[str, float]:
                   if not np.isnan(r["flagged_within_2mm"]))
     out = {"errors": errors, "fp_share": sum(r["fp"] for r in mine) / errors, "within": near / errors,
            "flagged": flagged / near if near else np.nan,
-           "auroc": float(np.nanmean([r["auroc"] for r in mine]))}
+           "auroc": float(np.nanmean([r["auroc"] for r in mine])),
+           "qubrats": float(np.mean([r["qubrats"] for r in mine]))}
     for _, _, name in BINS:
         out[name] = sum(r[f"fp {name}"] + r[f"fn {name}"] for r in mine) / errors
     return out
@@ -97,13 +101,14 @@ def report(study: Path, variants: list[str]) -> str:
     for variant in variants:
         margins, misses = analyse(study, variant)
         lines += [f"## {variant}", "", "Errors by distance from the reference boundary (shares of all erroneous "
-                  "voxels, pooled over the cases; flagged: uncertainty >= 50; AUROC: mean over cases)", "",
+                  "voxels, pooled over the cases; flagged: uncertainty >= 50; AUROC and the QU-BraTS 2020 score: "
+                  "mean over cases)", "",
                   "| region | FP share | " + " | ".join(n for _, _, n in BINS) +
-                  " | within 2 mm | of those flagged | AUROC |", "|---" * (5 + len(BINS)) + "|"]
+                  " | within 2 mm | of those flagged | AUROC | QU-BraTS score |", "|---" * (6 + len(BINS)) + "|"]
         for region in REGIONS:
             p = pooled(margins, region)
             lines.append(f"| {region} | {p['fp_share']:.0%} | " + " | ".join(f"{p[n]:.0%}" for _, _, n in BINS) +
-                         f" | {p['within']:.0%} | {p['flagged']:.0%} | {p['auroc']:.3f} |")
+                         f" | {p['within']:.0%} | {p['flagged']:.0%} | {p['auroc']:.3f} | {p['qubrats']:.3f} |")
         fn = sum(m["fn"] for m in misses)
         share = {k[3:]: sum(m.get(k, 0.0) for m in misses) / fn for k in misses[0] if k.startswith("fn ")}
         labels = ["edema", "necrosis/non-enhancing", "enhancing"]
