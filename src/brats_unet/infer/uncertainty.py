@@ -4,10 +4,11 @@
 The uncertainty of a voxel is the binary entropy of its region probability, ``H(p) = -p log2 p - (1-p) log2(1-p)``
 scaled to 0..100: 100 where the model gives the region a probability of one half, 0 where it is sure either way.
 ``p`` is what ``predict`` decodes: for a single run the network's own probability (softmax summed over the
-region's classes, or the region's sigmoid), averaged over the flips with ``--tta`` and over the runs of an
-ensemble (e.g. the 5 folds). Averaging first makes this the predictive (total) uncertainty, which grows where
-the members or flips disagree as well as where each is unsure; ``predict`` names the source it used. The
-recipes here have no dropout, so Monte-Carlo dropout is not offered.
+region's classes, or the region's sigmoid); with ``--tta`` the probability of the logits averaged over the flips
+(``infer/whole_case.py``); for an ensemble (e.g. the 5 folds) the average of the runs' probabilities. Averaging
+first makes this the predictive (total) uncertainty, which grows where the members or flips disagree as well
+as where each is unsure; ``predict`` names the source it used. The recipes here have no dropout, so
+Monte-Carlo dropout is not offered.
 """
 
 from __future__ import annotations
