@@ -165,3 +165,22 @@ variants: {a: {}, b: {loss: {dice: 1.0, ce: 1.0}}}
     tested = sorted(c for k in range(2) for c in _per_case(out, "b", k))
     assert tested == sorted(c.name for c in cases)
     assert list(csv.DictReader(open(out / "summary.csv")))[1]["n_cases"] == "6"
+
+
+def test_the_cv30_reference_variant_is_configs_reference_yaml():
+    """studies/cv30 spells the reference as overrides of the recipe: they must give configs/reference.yaml."""
+    from brats_unet.config import load_config, to_dict
+    from brats_unet.models import build_model
+    from brats_unet.study.spec import variant_config
+
+    repo = Path(__file__).resolve().parents[2]
+    study = load_study(repo / "studies" / "cv30" / "study.yaml")
+    ref = next(v for v in study.variants if v.name == "reference")
+    a, b = variant_config(study, ref, 0), load_config(repo / "configs" / "reference.yaml")
+    ours, theirs = to_dict(a), to_dict(b)
+    for section in ("data", "loss"):
+        assert ours[section] == theirs[section], section
+    # model.base_features differs (16 against the default 32) but model.features overrides it: the same network
+    shapes = [{k: v.shape for k, v in build_model(c.model, c.in_channels, c.num_classes).state_dict().items()}
+              for c in (a, b)]
+    assert shapes[0] == shapes[1] and study.folds == 5
