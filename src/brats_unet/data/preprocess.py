@@ -25,7 +25,7 @@ from ..brats import CLASSIC_GRID, get_scheme
 from ..config import DEFAULT_MULTIPLE, DataConfig
 from ..errors import DataError
 from .discovery import Case
-from .signatures import profile
+from .signatures import STRIDE, profile
 from .volumes import background_value, read_brain, read_modalities, read_seg, spacing
 
 Box = tuple[int, int, int, int]  # in-plane (x0, x1, y0, y1), may reach outside the image (zero padding)
@@ -174,7 +174,7 @@ def preprocess_case(case: Case, cfg: DataConfig, with_seg: bool = True, multiple
     brain = read_brain(case, cfg.modalities[0])
     profiles = {}
     for c, name in enumerate(cfg.modalities):
-        found = profile(raw[c], background_value(raw[c]), stride=7)  # what predict checks explicit files against
+        found = profile(raw[c], background_value(raw[c]), STRIDE)  # what predict checks explicit files against
         if found is not None:
             profiles[name] = [round(float(v), 4) for v in found]
         raw[c] = normalise(raw[c], cfg.normalize, str(case.images[name].path), brain)

@@ -32,6 +32,7 @@ QUANTILES = np.linspace(0.02, 0.98, 25)
 MAX_CASES = 8  # training cases whose profiles make a run's signatures
 SWAP_RATIO = 1.2
 SD_FLOOR = 0.05  # profiles of very few training cases: no quantile counts as exact
+STRIDE = 7  # every 7th brain voxel: the same subsample in preprocessing and at predict
 
 
 def profile(vol: np.ndarray, background: float = 0.0, stride: int = 1) -> np.ndarray | None:
@@ -80,7 +81,7 @@ def read_profiles(case: Case) -> dict[str, np.ndarray | None]:
     out = {}
     for name, source in case.images.items():
         vol = read_array(source)
-        out[name] = profile(vol, background_value(vol))
+        out[name] = profile(vol, background_value(vol), STRIDE)
     return out
 
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..brats import REGION_NAMES, LabelScheme, get_scheme, to_regions
 from ..data.discovery import Source, discover_cases
-from ..data.volumes import grid_problem, open_image, read_array, read_seg
+from ..data.volumes import check_grid, read_array, read_seg
 from ..errors import DataError
 from ..metrics.uncertainty import qubrats
 from .scoring import find_segs
@@ -21,17 +21,14 @@ from .scoring import find_segs
 SUFFIX = {"WT": "whole", "TC": "core", "ET": "enhance"}
 
 
-def read_map(path: Path, pred_source: Source, pred_shape: tuple[int, ...]) -> np.ndarray:
+def read_map(path: Path, pred_source: Source) -> np.ndarray:
     """One uncertainty map, checked: present, on the prediction's grid, finite values in 0..100."""
     if not path.exists():
         raise DataError(f"{path}: uncertainty map missing (predict --uncertainty writes <case>_unc_whole, "
                         "_unc_core and _unc_enhance)")
     source = Source(path)
     unc = read_array(source)
-    ref_img = open_image(pred_source)
-    problem = grid_problem(source, unc.shape, open_image(source).affine, pred_source, pred_shape, ref_img.affine)
-    if problem:
-        raise DataError(f"{problem}; an uncertainty map must be on its prediction's grid")
+    check_grid(source, unc.shape, pred_source, "an uncertainty map must be on its prediction's grid")
     unc = unc.astype(np.float64)
     if not np.isfinite(unc).all() or unc.min() < 0 or unc.max() > 100:
         raise DataError(f"{path}: values must lie in 0..100 (0 = certain), found {unc.min():.4g}..{unc.max():.4g}")
@@ -50,7 +47,7 @@ def score_case(case_id: str, pred_path: Path, case, unc_dir: Path, scheme: Label
     pred_r, ref_r = to_regions(pred), to_regions(ref)
     rows = []
     for i, region in enumerate(REGION_NAMES):
-        unc = read_map(unc_dir / f"{case_id}_unc_{SUFFIX[region]}.nii.gz", pred_source, pred.shape)
+        unc = read_map(unc_dir / f"{case_id}_unc_{SUFFIX[region]}.nii.gz", pred_source)
         rows.append({"case": case_id, "region": region, **qubrats(ref_r[i], pred_r[i], unc, brain)})
     return rows
 
