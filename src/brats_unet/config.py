@@ -28,6 +28,7 @@ NormName = Literal["none", "batch", "instance", "group"]
 LossName = Literal["ce", "weighted_ce", "dice", "focal", "tversky", "focal_tversky", "combo", "unified_focal",
                    "boundary"]
 LossMode = Literal["multiclass", "regions"]
+AugmentationName = Literal["light", "nnunet"]  # data/augment.py AUGMENTATIONS
 DeviceName = Literal["auto", "cpu", "cuda", "mps"]
 PrecisionName = Literal["auto", "fp32", "bf16", "amp", "fp16"]
 
@@ -51,6 +52,7 @@ class DataConfig:
     folds: int = 5
     oversample: float = 0.0  # fraction of samples drawn from slices/patches containing tumour
     augment: bool = False
+    augmentation: AugmentationName = "light"  # with augment: light flips/rotation/jitter | nnunet (data/augment.py)
     patch_size: tuple[int, int, int] = (96, 96, 96)  # 3D patches (D, H, W)
     # 2D native/crop training on fixed (H, W) windows, tumour-centred on tumour slices; None: whole crops padded
     # to each batch's largest (validation and prediction always see whole slices)

@@ -28,7 +28,7 @@ import torch
 from ..atomic_files import atomic_group, refuse_file, remove_stale_temps
 from ..brats import NUM_CLASSES, REGION_NAMES
 from ..config import Config, to_dict
-from ..data.augment import augment_batch
+from ..data.augment import build_augmentation
 from ..data.cache import prepare_cache, select_cases
 from ..data.datasets import PatchDataset, SliceDataset, collate_pad, sample_indices
 from ..data.signatures import cache_signatures
@@ -199,7 +199,7 @@ class Trainer:
         step would wait for the GPU, so the epoch reads their sums once."""
         images, labels = images.to(self.device), labels.to(self.device)
         if self.cfg.data.augment:  # on the training device: the GPU does it when there is one
-            images, labels = augment_batch(images, labels, generator)
+            images, labels = build_augmentation(self.cfg.data.augmentation)(images, labels, generator)
         images = images.contiguous(memory_format=self._mf())
         with autocast(self.device, self.precision):
             out = self.model(images)
