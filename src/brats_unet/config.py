@@ -137,6 +137,7 @@ class EvalConfig:
     batch_size: int = 16  # 16 against 32: 5 % faster predict, 0.85 against 1.25 GB peak (RESULTS.md)
     overlap: float = 0.5  # sliding-window overlap for 3D
     tta: bool = False
+    mc_dropout: int = 0  # Monte-Carlo dropout samples at predict/evaluate (a model trained with dropout); 0: off
     # predict's engine: auto = ONNX Runtime where measured faster (fp32 on the CPU) if the run holds an
     # export of its checkpoint (brats-unet export RUN --format onnx), else PyTorch (infer/backend.py)
     engine: Literal["auto", "torch", "onnxruntime"] = "auto"
@@ -314,7 +315,7 @@ def _validate_numbers(cfg: Config) -> None:
         ("train.num_workers", t.num_workers, 0), ("train.val_max_cases", t.val_max_cases, 1),
         ("train.seed", t.seed, 0), ("data.split_seed", d.split_seed, 0), ("eval.batch_size", e.batch_size, 1),
         ("data.size", d.size, 1), ("data.folds", d.folds, 2), ("model.in_channels", m.in_channels, 1),
-        ("model.num_classes", m.num_classes, 1), ("data.context", d.context, 0),
+        ("model.num_classes", m.num_classes, 1), ("data.context", d.context, 0), ("eval.mc_dropout", e.mc_dropout, 0),
     ):
         _at_least(value, key, minimum)
     if t.max_minutes is not None and t.max_minutes <= 0:

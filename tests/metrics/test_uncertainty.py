@@ -144,3 +144,33 @@ def test_real_case_end_to_end(sample_run, sample_dir, run_cli, tmp_path):
     assert result.code == 0 and "| WT |" in result.out.split("QU-BraTS")[1]
     rows = list(csv.DictReader(open(tmp_path / "s_uncertainty.csv")))
     assert len(rows) == 3 and all(0 < float(r["score"]) <= 1 for r in rows)
+    # Monte-Carlo dropout on the real case (the sample run keeps the default bottleneck dropout 0.2)
+    mc = tmp_path / "mc"
+    result = run_cli("predict", sample_run, sample_dir / case, "--out", mc, "--uncertainty", "--mc-dropout", "3")
+    assert result.code == 0 and "3 Monte-Carlo dropout samples" in result.err
+    img = nib.load(str(mc / f"{case}_unc_core.nii.gz"))
+    assert img.shape == flair.shape and np.asarray(img.dataobj).max() <= 100
+    np.testing.assert_allclose(img.affine, flair.affine)
+
+
+def test_predict_mc_dropout_maps_and_its_refusal(tiny_run, phantoms, run_cli, tmp_path):
+    """--mc-dropout N on a run with dropout (TINY keeps the default 0.2): maps differ from the single run's and
+    stderr names the source; on a run trained without dropout: one line naming the value and the fix."""
+    single = _uncertainty_run(tiny_run, phantoms, run_cli, tmp_path / "single")
+    out = tmp_path / "mc"
+    result = run_cli("predict", tiny_run, phantoms / "Synth_001", "--out", out, "--uncertainty", "--mc-dropout", "4")
+    assert result.code == 0 and "averaged over 4 Monte-Carlo dropout samples" in result.err
+    a, b = (np.asarray(nib.load(str(d / "Synth_001_unc_whole.nii.gz")).dataobj) for d in (single, out))
+    assert a.shape == b.shape and not np.array_equal(a, b)
+
+    from brats_unet.config import load_config
+    from brats_unet.train.loop import train
+    from tests.conftest import TINY
+
+    plain = tmp_path / "nodrop"
+    train(load_config(overrides=TINY + ["model.dropout=0", f"data.cache_dir={tmp_path / 'c'}"]), phantoms, plain,
+          progress=False)
+    result = run_cli("predict", plain, phantoms / "Synth_001", "--out", tmp_path / "x", "--mc-dropout", "4")
+    assert result.code == 2 and len(result.error_lines) == 1
+    assert "eval.mc_dropout=4" in result.error_lines[0] and "has no dropout" in result.error_lines[0]
+    assert not (tmp_path / "x").exists() or not any((tmp_path / "x").iterdir())

@@ -107,10 +107,12 @@ def _model_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--brain-mask", metavar="FILE", help="with explicit files: a brain mask on their grid (non-zero = "
                    "brain), for images that are not skull-stripped or whose background is not one value")
     p.add_argument("--tta", action="store_true", help="average predictions over flips")
+    p.add_argument("--mc-dropout", type=int, metavar="N", help="average N Monte-Carlo dropout passes (a run "
+                   "trained with model.dropout > 0; eval.mc_dropout)")
     p.add_argument("--save-probabilities", action="store_true", help="also write <case>_probabilities.npz")
     p.add_argument("--uncertainty", action="store_true", help="also write QU-BraTS uncertainty maps <case>_unc_whole, "
                    "_unc_core, _unc_enhance (uint8 0..100): the entropy of each region's probability, averaged over "
-                   "the runs and --tta flips given")
+                   "the runs, --mc-dropout samples and --tta flips given")
     p.add_argument("--labels", choices=SCHEME_NAMES, help="the input's edition and the output's label codes "
                    "(default: the edition the file names show; brats2020 for names that show none)")
     p.add_argument("--naming", default="default", choices=("default", "challenge"),

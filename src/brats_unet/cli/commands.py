@@ -142,6 +142,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from ..infer.uncertainty import source_note
 
     sets = args.set + ([f"data.nonfinite={args.nonfinite}"] if args.nonfinite else [])
+    sets += [f"eval.mc_dropout={args.mc_dropout}"] if args.mc_dropout is not None else []
     runs, cases = _runs_and_inputs(args)
     run = load_runs(runs, args.checkpoint, args.device or "auto", sets)
     if any(getattr(args, m) for m in MODALITIES):  # explicit files: their content is checked against the flags
@@ -153,7 +154,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         if run.engine_note:  # one run (an ensemble's members may differ)
             print(run.engine_note, file=sys.stderr)
     if args.uncertainty and not args.quiet:
-        print(source_note(args.tta, len(runs)), file=sys.stderr)
+        print(source_note(args.tta, len(runs), run.cfg.eval.mc_dropout), file=sys.stderr)
     done = predict_cases(run, cases, args.out, args.tta, args.save_probabilities, args.labels,
                          progress=not args.quiet, naming=args.naming, uncertainty=args.uncertainty)
     print(done.summary(args.out))

@@ -23,7 +23,7 @@ from ..data.volumes import open_image
 from ..device import resolve_device, resolve_precision
 from ..errors import BratsError, ConfigError, DataError, cause
 from ..models import build_model, instance_norm_as_group_norm
-from ..models.ensemble import ProbabilityEnsemble
+from ..models.ensemble import MonteCarloDropout, ProbabilityEnsemble, has_dropout
 from ..runs.checkpoint import load_checkpoint
 from ..runs.folder import read_run_config
 from ..runs.pack import unpacked
@@ -103,11 +103,13 @@ def load_run(run_dir: str | Path, checkpoint: str = "best", device: str = "auto"
     cfg = run_overrides(cfg, overrides)
     precision = (resolve_precision(cfg.eval.precision, dev, "eval.precision") if cfg.eval.precision
                  else resolve_precision(cfg.train.precision, dev))
-    run = LoadedRun(cfg, model, dev, precision)
+    run = LoadedRun(cfg, _monte_carlo(model, cfg, run_dir), dev, precision)
     if (run_dir / "signatures.json").is_file():
         run.signatures = read_json(run_dir / "signatures.json")
-    onnx, run.engine_note = choose_engine(cfg.eval.engine, run_dir, path, dev, run.precision)
-    session = open_export(onnx, cfg.eval.engine) if onnx is not None else None
+    # Monte-Carlo dropout needs the network's dropout layers, which an exported graph has folded away
+    engine = "torch" if cfg.eval.mc_dropout else cfg.eval.engine
+    onnx, run.engine_note = choose_engine(engine, run_dir, path, dev, run.precision)
+    session = open_export(onnx, engine) if onnx is not None else None
     if session is not None:  # the checkpoint was still loaded above: its errors are the same for every engine
         run.model, run.precision, run.engine = session, "fp32", "onnxruntime"
     elif onnx is not None:
@@ -115,6 +117,17 @@ def load_run(run_dir: str | Path, checkpoint: str = "best", device: str = "auto"
     if cfg.eval.postprocess == "auto":
         run.postprocess, run.postprocess_note = read_choice([run_dir], checkpoint)
     return run
+
+
+def _monte_carlo(model: torch.nn.Module, cfg: Config, run_dir: Path) -> torch.nn.Module:
+    """``model`` itself, or wrapped in :class:`MonteCarloDropout` when ``eval.mc_dropout`` asks for samples."""
+    if not cfg.eval.mc_dropout:
+        return model
+    if not has_dropout(model):
+        raise ConfigError(f"eval.mc_dropout={cfg.eval.mc_dropout}: the network of {run_dir} has no dropout "
+                          f"(model.dropout={cfg.model.dropout}); train with model.dropout > 0, or use --tta or "
+                          "several runs for the uncertainty")
+    return MonteCarloDropout(model, cfg.eval.mc_dropout, cfg.loss.mode).eval()
 
 
 # What members of an ensemble must share: the input they read and the output they give.

@@ -7,8 +7,8 @@ scaled to 0..100: 100 where the model gives the region a probability of one half
 region's classes, or the region's sigmoid); with ``--tta`` the probability of the logits averaged over the flips
 (``infer/whole_case.py``); for an ensemble (e.g. the 5 folds) the average of the runs' probabilities. Averaging
 first makes this the predictive (total) uncertainty, which grows where the members or flips disagree as well
-as where each is unsure; ``predict`` names the source it used. The recipes here have no dropout, so
-Monte-Carlo dropout is not offered.
+as where each is unsure; ``predict`` names the source it used. ``--mc-dropout N`` (``eval.mc_dropout``) averages
+N Monte-Carlo dropout passes of a run trained with dropout (``models/ensemble.py``), alone or with the others.
 """
 
 from __future__ import annotations
@@ -44,9 +44,10 @@ def map_path(out_dir: Path, case_id: str, region: str) -> Path:
     return out_dir / f"{case_id}_unc_{MAP_NAMES[region]}.nii.gz"
 
 
-def source_note(tta: bool, members: int) -> str:
+def source_note(tta: bool, members: int, mc_dropout: int = 0) -> str:
     """Which uncertainty ``predict`` wrote, in words."""
-    over = [f"{members} runs" if members > 1 else "", "flips (TTA)" if tta else ""]
+    over = [f"{members} runs" if members > 1 else "", f"{mc_dropout} Monte-Carlo dropout samples" if mc_dropout else "",
+            "flips (TTA)" if tta else ""]
     averaged = " and ".join(x for x in over if x)
     return ("uncertainty: entropy of the region probability" + (f" averaged over {averaged}" if averaged else
-            " of the single run (add --tta or give several runs for an ensemble's)"))
+            " of the single run (add --tta, --mc-dropout N or several runs for a spread)"))

@@ -45,3 +45,44 @@ class ProbabilityEnsemble(nn.Module):
         assert probs is not None
         mean = (probs / len(self.members)).clamp(EPS, 1 - EPS)
         return torch.logit(mean) if self.mode == "regions" else torch.log(mean)
+
+
+DROPOUT_TYPES = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout)
+
+
+def has_dropout(model: nn.Module) -> bool:
+    """Whether ``model`` holds a dropout layer with a rate above 0."""
+    return any(isinstance(m, DROPOUT_TYPES) and m.p > 0 for m in model.modules())
+
+
+class MonteCarloDropout(nn.Module):
+    """Monte-Carlo dropout: the mean probability of ``samples`` forward passes with dropout left on.
+
+    Gal & Ghahramani, "Dropout as a Bayesian approximation", ICML 2016; for segmentation Kendall et al.,
+    "Bayesian SegNet", BMVC 2017. Everything else stays in inference mode (instance or batch norm statistics
+    are not updated). The masks come from a generator seeded with ``seed`` at every forward, so a prediction
+    repeats exactly.
+
+    Forward: (B, C, *spatial) -> (B, K, *spatial) float32 logits of the mean probability, as
+    :class:`ProbabilityEnsemble`.
+    """
+
+    def __init__(self, model: nn.Module, samples: int, mode: str = "multiclass", seed: int = 0):
+        super().__init__()
+        if samples < 1:
+            raise ValueError("Monte-Carlo dropout needs at least one sample")
+        self.model, self.samples, self.mode, self.seed = model, samples, mode, seed
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        layers = [m for m in self.model.modules() if isinstance(m, DROPOUT_TYPES)]
+        devices = [x.device] if x.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(self.seed)
+            for m in layers:
+                m.train()
+            try:
+                return ProbabilityEnsemble([self.model] * self.samples, self.mode)(x)
+            finally:
+                for m in layers:
+                    m.eval()
+
