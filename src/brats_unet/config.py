@@ -137,6 +137,8 @@ class EvalConfig:
     batch_size: int = 16  # 16 against 32: 5 % faster predict, 0.85 against 1.25 GB peak (RESULTS.md)
     overlap: float = 0.5  # sliding-window overlap for 3D
     tta: bool = False
+    # multiclass networks: argmax, or the class probabilities summed into WT/TC/ET, each above 1/2 (whole_case.py)
+    decode: Literal["argmax", "regions"] = "argmax"
     mc_dropout: int = 0  # Monte-Carlo dropout samples at predict/evaluate (a model trained with dropout); 0: off
     # predict's engine: auto = ONNX Runtime where measured faster (fp32 on the CPU) if the run holds an
     # export of its checkpoint (brats-unet export RUN --format onnx), else PyTorch (infer/backend.py)

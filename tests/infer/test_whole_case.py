@@ -69,6 +69,25 @@ def test_region_decoding_by_hand():
     assert to_labels(torch.tensor([[0.1, 0.7], [0.6, 0.1], [0.2, 0.1], [0.1, 0.1]]), "multiclass").tolist() == [1, 0]
 
 
+def test_multiclass_region_decoding_by_hand():
+    """eval.decode=regions on softmax probabilities (background, core, edema, enhancing) at four voxels."""
+    probs = torch.tensor([[0.4, 0.3, 0.0, 0.3],   # argmax background; WT .6, TC .6, ET .3 -> core
+                          [0.4, 0.1, 0.3, 0.2],   # argmax background; WT .6, TC .3 -> edema
+                          [0.2, 0.1, 0.1, 0.6],   # enhancing either way
+                          [0.9, 0.05, 0.05, 0.0]]).T  # background either way
+    assert to_labels(probs, "multiclass", threshold=0.5).tolist() == [0, 0, 3, 0]
+    assert to_labels(probs, "multiclass", threshold=0.5, decode="regions").tolist() == [1, 2, 3, 0]
+    # logits (threshold 0): softmax first, the same decision
+    assert to_labels(probs.log() + 3.0, "multiclass", decode="regions").tolist() == [1, 2, 3, 0]
+
+
+def test_multiclass_region_decoding_keeps_every_argmax_tumour_voxel():
+    probs = torch.softmax(torch.randn(4, 2000, generator=torch.Generator().manual_seed(0)) * 2, 0)
+    argmax = to_labels(probs, "multiclass", threshold=0.5)
+    regions = to_labels(probs, "multiclass", threshold=0.5, decode="regions")
+    assert bool(((argmax > 0) <= (regions > 0)).all()) and int((regions > 0).sum()) > int((argmax > 0).sum())
+
+
 @pytest.mark.parametrize("as_numpy", [True, False])
 def test_regions_round_trip(as_numpy):
     labels = np.random.default_rng(0).integers(0, 4, (5, 6, 7)).astype(np.uint8)
@@ -99,9 +118,10 @@ def test_flip_tta_is_flip_equivariant(dims):
     assert len(tta_flips(dims)) == 2**dims - 1
 
 
-@pytest.mark.parametrize("mode, k", [("multiclass", 4), ("regions", 3)])
+@pytest.mark.parametrize("mode, k, decode", [("multiclass", 4, "argmax"), ("regions", 3, "argmax"),
+                                             ("multiclass", 4, "regions")])
 @pytest.mark.parametrize("box, size", [((0, 40, 0, 36), (24, 24)), ((-4, 44, 6, 30), (48, 24))])
-def test_chunked_decode_equals_decoding_the_full_grid(mode, k, box, size):
+def test_chunked_decode_equals_decoding_the_full_grid(mode, k, decode, box, size):
     """labels_in_original never holds the full-grid probabilities, and must decode exactly as if it did."""
     from brats_unet.data.preprocess import CaseMeta, to_original
     from brats_unet.infer.predict import labels_in_original
@@ -110,8 +130,11 @@ def test_chunked_decode_equals_decoding_the_full_grid(mode, k, box, size):
     meta = CaseMeta("c", "brats2020", (40, 36, 30), (1.0, 1.0, 1.0), (3, 26), box, size, ())
     scores = torch.randn(k, 23, *size)
     probs = torch.softmax(scores, 0) if mode == "multiclass" else torch.sigmoid(scores)
-    want = to_labels(to_original(probs, meta), mode, threshold=0.5).numpy()
-    got = labels_in_original(probs, meta, mode, chunk=5)
+    full = to_original(probs, meta, mode)
+    if mode == "multiclass":  # outside the slices and the box: certain background, a distribution everywhere
+        assert torch.allclose(full.sum(0), torch.ones(())) and bool((full[0, ..., :3] == 1).all())
+    want = to_labels(full, mode, threshold=0.5, decode=decode).numpy()
+    got = labels_in_original(probs, meta, mode, chunk=5, decode=decode)
     assert got.shape == (40, 36, 30) and got.dtype == np.uint8 and got.flags.c_contiguous
     assert np.array_equal(got, want) and (got > 0).any() and not got[..., :3].any() and not got[..., 26:].any()
 

@@ -206,17 +206,20 @@ def _meta(case: Case, cfg: DataConfig, shape: tuple[int, ...], rng: tuple[int, i
                     (int(box[0]), int(box[1]), int(box[2]), int(box[3])), (int(size[0]), int(size[1])), tumour)
 
 
-def to_original(probs: torch.Tensor, meta: CaseMeta) -> torch.Tensor:
+def to_original(probs: torch.Tensor, meta: CaseMeta, mode: str = "multiclass") -> torch.Tensor:
     """Map model-space probabilities (K, S, H, W) back to the original grid (K, X, Y, Z).
 
-    Slices outside the model's range and voxels outside the box get 0 in every channel, which an
-    argmax reads as background (class 0) and a region threshold as "no tumour".
+    Slices outside the model's range and voxels outside the box are certain background: class probabilities
+    (1, 0, 0, 0) in ``multiclass`` mode, region probabilities 0 in ``regions`` mode, so every decoding (argmax,
+    summed regions, thresholds) and the uncertainty maps read them as "no tumour".
     """
     x0, x1, y0, y1 = meta.box
     nx, ny, nz = meta.shape
     s0, s1 = meta.slices
     up = resize_plane(probs.transpose(0, 1).float(), (x1 - x0, y1 - y0)).transpose(0, 1)  # (K, S, bx, by)
     out = torch.zeros((probs.shape[0], nz, nx, ny), dtype=up.dtype)
+    if mode != "regions":
+        out[0] = 1.0
     cx0, cy0 = max(0, x0), max(0, y0)
     cx1, cy1 = min(nx, x1), min(ny, y1)
     out[:, s0:s1, cx0:cx1, cy0:cy1] = up[:, :, cx0 - x0 : cx1 - x0, cy0 - y0 : cy1 - y0]

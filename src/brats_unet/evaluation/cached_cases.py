@@ -49,7 +49,7 @@ def validate_cases(model: torch.nn.Module, cache: SliceCache, case_ids: list[str
         if loss_fn is not None:
             part.losses[cid] = float(loss_fn(logits.transpose(0, 1), seg)) if cfg.model.spatial_dims == 2 \
                 else float(loss_fn(logits[None], seg[None]))
-        labels = to_labels(logits, cfg.loss.mode)
+        labels = to_labels(logits, cfg.loss.mode, decode=cfg.eval.decode)
         part.matrix += confusion_matrix(labels, seg, NUM_CLASSES)
         part.per_case[cid] = region_dice(labels.numpy(), seg.numpy(), cfg.eval.convention)
     return part

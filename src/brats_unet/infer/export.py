@@ -49,7 +49,9 @@ def card(run: LoadedRun, fmt: str, checkpoint: Optional[Path] = None) -> dict:
         "preprocessing": {k: to_dict(cfg)["data"][k] for k in ("normalize", "mode", "size", "slices", "context")},
         "channel_order": "for each slice offset -context..+context, the channels in order "
                          "(brats_unet.data.neighbour_slices)",
-        "decode": "sigmoid > 0.5 per region WT, TC, ET" if regions else "argmax of softmax over classes",
+        "decode": ("sigmoid > 0.5 per region WT, TC, ET" if regions else "argmax of softmax over classes"
+                   if cfg.eval.decode == "argmax" else "softmax summed into WT (1 - background), TC (core + "
+                   "enhancing), ET (enhancing), each > 0.5"),
         "outputs": list(REGION_NAMES) if regions else ["background", "core", "edema", "enhancing"],
         "label_codes_brats2020": list(BRATS2020.codes),
     }

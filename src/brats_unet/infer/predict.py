@@ -208,7 +208,8 @@ def model_probabilities(run: LoadedRun, case: Case, tta: bool = False) -> tuple[
     return probs, prepared.meta
 
 
-def labels_in_original(probs: torch.Tensor, meta: CaseMeta, mode: str, chunk: int = 16) -> np.ndarray:
+def labels_in_original(probs: torch.Tensor, meta: CaseMeta, mode: str, chunk: int = 16,
+                       decode: str = "argmax") -> np.ndarray:
     """Internal labels (X, Y, Z) uint8 from model-space probabilities (K, S, H, W), a few slices at a time.
 
     The same as decoding :func:`to_original`'s full-grid probabilities (resizing is per slice, decoding per
@@ -223,7 +224,7 @@ def labels_in_original(probs: torch.Tensor, meta: CaseMeta, mode: str, chunk: in
     for i in range(0, probs.shape[1], chunk):
         part = probs[:, i : i + chunk]
         up = resize_plane(part.transpose(0, 1).float(), (x1 - x0, y1 - y0))  # (c, K, bx, by), contiguous
-        labels = to_labels(up, mode, channel_axis=1, threshold=0.5).numpy()
+        labels = to_labels(up, mode, channel_axis=1, threshold=0.5, decode=decode).numpy()
         out[s0 + i : s0 + i + part.shape[1], cx0:cx1, cy0:cy1] = labels[:, cx0 - x0 : cx1 - x0, cy0 - y0 : cy1 - y0]
     return np.ascontiguousarray(out.transpose(1, 2, 0))
 
@@ -233,10 +234,10 @@ def segment(run: LoadedRun, case: Case, tta: bool = False, probabilities: bool =
     """(internal labels (X, Y, Z) uint8, probabilities (K, X, Y, Z) when asked, else None) for one case;
     the run's chosen post-processing applied to the labels unless ``postprocess`` is False."""
     probs, meta = model_probabilities(run, case, tta)
-    labels = labels_in_original(probs, meta, run.cfg.loss.mode)
+    labels = labels_in_original(probs, meta, run.cfg.loss.mode, decode=run.cfg.eval.decode)
     if postprocess and run.postprocess is not None and run.postprocess.active:
         labels = apply(labels, run.postprocess)
-    return labels, (to_original(probs, meta) if probabilities else None)
+    return labels, (to_original(probs, meta, run.cfg.loss.mode) if probabilities else None)
 
 
 def write_seg(labels: np.ndarray, reference: Path, path: Path) -> Path:

@@ -74,15 +74,25 @@ def predict_slices(model: torch.nn.Module, image: torch.Tensor, device: torch.de
     return logits.transpose(0, 1).contiguous()
 
 
-def to_labels(scores: torch.Tensor, mode: str, channel_axis: int = 0, threshold: float = 0.0) -> torch.Tensor:
+def to_labels(scores: torch.Tensor, mode: str, channel_axis: int = 0, threshold: float = 0.0,
+              decode: str = "argmax") -> torch.Tensor:
     """Internal label map (uint8) from logits (``threshold=0``) or probabilities (``threshold=0.5``).
 
-    Multiclass: argmax. Regions: :func:`brats_unet.brats.from_regions` of ``scores > threshold``
-    (sigmoid(x) > 0.5 is x > 0 on logits).
+    Regions mode: :func:`brats_unet.brats.from_regions` of ``scores > threshold`` (sigmoid(x) > 0.5 is x > 0 on
+    logits). Multiclass (``eval.decode``): ``argmax``, or ``regions``: the class probabilities summed into the
+    nested regions (WT = 1 - P(background), TC = P(core) + P(enhancing), ET = P(enhancing)), each kept where it
+    is above one half, as a region-trained network decodes. Where argmax says tumour, P(background) <= 1/2, so
+    ``regions`` keeps every argmax tumour voxel and adds those whose tumour probability, split over three
+    classes, is above one half with no tumour class alone above background: it grows WT, the region every
+    recipe under-segments (studies/cv30/errors.md).
     """
-    if mode != "regions":
+    if mode == "regions":
+        return from_regions(scores > threshold, axis=channel_axis)
+    if decode == "argmax":
         return scores.argmax(channel_axis).to(torch.uint8)
-    return from_regions(scores > threshold, axis=channel_axis)
+    probs = scores.float().softmax(channel_axis) if threshold == 0 else scores
+    p = [probs.select(channel_axis, k) for k in range(4)]
+    return from_regions(torch.stack([1 - p[0], p[1] + p[3], p[3]], channel_axis) > 0.5, axis=channel_axis)
 
 
 def _starts(size: int, patch: int, step: int) -> list[int]:

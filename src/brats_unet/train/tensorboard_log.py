@@ -70,7 +70,7 @@ def validation_overlay(model: torch.nn.Module, cache: SliceCache, case_id: str, 
     image = torch.from_numpy(np.asarray(volume[:, neighbours(volume.shape[1], k)[z]], np.float32))
     logits = predict_slices(model, image, device, precision, 1, cfg.train.channels_last, multiple=cfg.model.multiple,
                             context=k)
-    pred = to_labels(logits, cfg.loss.mode)[k].numpy()
+    pred = to_labels(logits, cfg.loss.mode, decode=cfg.eval.decode)[k].numpy()
     flair = image[0, k].numpy()
     ref = np.asarray(cache.seg(case_id)[z])
     return np.concatenate([overlay_rgb(flair, pred), overlay_rgb(flair, ref)], axis=1).astype(np.float32)
