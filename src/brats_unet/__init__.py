@@ -10,8 +10,8 @@ from typing import Any
 
 from .version import __version__
 
-__all__ = ["__version__", "load_run", "predict_arrays", "score", "train", "evaluate", "load_study", "run_study",
-           "LoadedRun"]
+__all__ = ["__version__", "load_run", "load_runs", "predict_arrays", "score", "train", "evaluate", "load_study",
+           "run_study", "LoadedRun"]
 
 
 def __getattr__(name: str) -> Any:

@@ -2,6 +2,7 @@
 
     import brats_unet as bu
     run = bu.load_run("runs/paper")                       # or a packed run.zip
+    folds = bu.load_runs(["runs/cv/fold0", "runs/cv/fold1"])   # an ensemble averaging probabilities
     labels = bu.predict_arrays(run, {"flair": flair, "t1ce": t1ce}, affine)   # (X, Y, Z) uint8, BraTS codes
     scores = bu.score(labels, reference, spacing=(1, 1, 1))                   # {"WT": {"dice": ...}, ...}
 
@@ -22,14 +23,15 @@ from .brats import MODALITIES, REGION_NAMES, get_scheme
 from .data.discovery import Case, Source
 from .errors import DataError
 from .evaluation.evaluate import evaluate
-from .infer.predict import LoadedRun, load_run, segment
+from .infer.predict import LoadedRun, load_run, load_runs, segment
 from .infer.uncertainty import uncertainty_maps
 from .metrics.regions import score_case
 from .study.runner import run_study
 from .study.spec import load_study
 from .train.loop import train
 
-__all__ = ["load_run", "predict_arrays", "score", "train", "evaluate", "load_study", "run_study", "LoadedRun"]
+__all__ = ["load_run", "load_runs", "predict_arrays", "score", "train", "evaluate", "load_study", "run_study",
+           "LoadedRun"]
 
 
 def _case(images: Mapping[str, np.ndarray], affine: Optional[np.ndarray], case_id: str,

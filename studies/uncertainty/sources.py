@@ -1,73 +1,105 @@
-"""Which uncertainty source ranks the errors best? Single-run entropy against flip TTA, on the 30-case CV.
+"""Which uncertainty source ranks the errors best? Single-run entropy, flip TTA, an ensemble of runs and
+Monte-Carlo dropout, on the 30-case CV (issue 36, item 4).
 
-Every test case of ``studies/cv30`` is predicted by the fold model that never saw it, once plainly and once
-with ``--tta`` (the 4 in-plane flips), each with its uncertainty maps as ``predict --uncertainty`` writes them;
-per case and region: the QU-BraTS 2020 score and the map's AUROC for error, then the paired difference TTA −
-single over the cases (mean, bootstrap 95 % CI, Wilcoxon p). An ensemble of the 5 folds cannot be compared on
-the same cases: four of its members trained on each of them. Monte-Carlo dropout is not offered (no dropout in
-the recipe).
+Every test case of ``studies/cv30`` is predicted only by models of the fold that held it out, each source with
+its uncertainty maps as ``predict --uncertainty`` writes them:
 
-    .venv/bin/python studies/uncertainty/sources.py runs/cv30 --variant recommended > studies/uncertainty/report.md
+- ``single``: the recipe's run alone (``--variant``), the entropy of its own probability;
+- ``tta``: the same run with ``--tta`` (the 4 in-plane flips);
+- ``ensemble``: the fold's runs of ``--ensemble`` variants averaged (``predict RUN RUN RUN``). The 5 folds
+  cannot be the ensemble here: four of them trained on each case. The fold's runs of different recipes are the
+  ensemble that has never seen the case;
+- ``dropout`` and ``mc``: a run trained with dropout (``--dropout-variant``), plainly and with
+  ``--mc-dropout N``; MC dropout is compared with its own network's single entropy, a paired test of the source
+  rather than of the network.
+
+Per case and region: the QU-BraTS 2020 score, the map's AUROC for error and the Dice of the source's mask; the
+report gives the means and each source's paired difference from its baseline (bootstrap 95 % CI, Wilcoxon p).
+
+    .venv/bin/python studies/uncertainty/sources.py runs/cv30 --csv studies/uncertainty/per_case.csv \\
+        > studies/uncertainty/report.md
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
+import sys
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
-from scipy import stats
 
 import brats_unet as bu
 from brats_unet.metrics.margins import auroc
 from brats_unet.metrics.uncertainty import qubrats
+from brats_unet.study.stats import compare
 
 CODES = {"WT": (1, 2, 4), "TC": (1, 4), "ET": (4,)}
 MODALITIES = ("flair", "t1", "t1ce", "t2")
+METRICS = {"qubrats": "QU-BraTS score", "auroc": "AUROC for error", "dice": "Dice of the mask"}
 
 
-def scores(study: Path, variant: str) -> dict[str, dict[str, dict[str, float]]]:
-    """{source: {f"{case} {region}": {"qubrats", "auroc"}}} for sources single and tta."""
-    out: dict = {"single": {}, "tta": {}}
-    for fold_dir in sorted((study / "runs" / variant).glob("fold*")):
-        run_dir = fold_dir / "seed0"
-        run = bu.load_run(run_dir, "last")
-        for case in json.loads((run_dir / "split.json").read_text())["test"]:
+def sources(study: Path, fold: str, args: argparse.Namespace) -> dict[str, tuple]:
+    """{source: (loaded run or ensemble, tta)} for one fold."""
+    runs = study / "runs"
+    single = bu.load_run(runs / args.variant / fold / "seed0", "last")
+    members = [runs / v / fold / "seed0" for v in args.ensemble]
+    mc_run = runs / args.dropout_variant / fold / "seed0"
+    return {"single": (single, False), "tta": (single, True), "ensemble": (bu.load_runs(members, "last"), False),
+            "dropout": (bu.load_run(mc_run, "last"), False),
+            "mc": (bu.load_run(mc_run, "last", overrides=[f"eval.mc_dropout={args.samples}"]), False)}
+
+
+def case_scores(study: Path, args: argparse.Namespace) -> list[dict]:
+    """Rows {source, fold, case, region, qubrats, auroc, dice}."""
+    rows = []
+    for fold_dir in sorted((study / "runs" / args.variant).glob("fold*")):
+        found = sources(study, fold_dir.name, args)
+        for case in json.loads((fold_dir / "seed0" / "split.json").read_text())["test"]:
             folder = study / "data" / case
             imgs = {m: nib.load(str(folder / f"{case}_{m}.nii.gz")) for m in MODALITIES}
             images = {m: np.asarray(i.dataobj) for m, i in imgs.items()}
             ref = np.asarray(nib.load(str(folder / f"{case}_seg.nii.gz")).dataobj)
             brain = images["t1"] > 0
-            for source, tta in (("single", False), ("tta", True)):
+            for source, (run, tta) in found.items():
                 labels, maps = bu.predict_arrays(run, images, imgs["flair"].affine, tta=tta, uncertainty=True)
                 for region, codes in CODES.items():
                     r, p = np.isin(ref, codes), np.isin(labels, codes)
-                    out[source][f"{case} {region}"] = {"qubrats": qubrats(r, p, maps[region], brain)["score"],
-                                                       "auroc": auroc(maps[region][brain], (r != p)[brain])}
-    return out
+                    both = r.sum() + p.sum()
+                    rows.append({"source": source, "fold": fold_dir.name, "case": case, "region": region,
+                                 "qubrats": qubrats(r, p, maps[region], brain)["score"],
+                                 "auroc": auroc(maps[region][brain], (r != p)[brain]),
+                                 "dice": 2 * (r & p).sum() / both if both else 1.0})
+            print(f"{fold_dir.name} {case}", file=sys.stderr, flush=True)
+    return rows
 
 
-def report(study: Path, variant: str) -> str:
-    found = scores(study, variant)
-    lines = ["# Uncertainty sources on the 30-case CV: single-run entropy against flip TTA", "",
-             f"Command: `.venv/bin/python studies/uncertainty/sources.py {study} --variant {variant}`. Per region, "
-             "mean over the test cases; Δ = TTA − single, paired per case (bootstrap 95 % CI, Wilcoxon p).", "",
-             "| region | metric | single | TTA | Δ [95 % CI] | p |", "|---|---|---|---|---|---|"]
-    rng = np.random.default_rng(0)
+BASELINE = {"tta": "single", "ensemble": "single", "mc": "dropout"}
+
+
+def report(rows: list[dict], args: argparse.Namespace, command: str) -> str:
+    def values(source: str, region: str, metric: str) -> dict[str, float]:
+        return {r["case"]: float(r[metric]) for r in rows if r["source"] == source and r["region"] == region}
+
+    lines = ["# Uncertainty sources on the 30-case CV", "", f"Command: `{command}`.", "",
+             f"Sources: `single` = `{args.variant}` alone; `tta` = it with flip TTA; `ensemble` = the fold's runs of "
+             f"{', '.join(f'`{v}`' for v in args.ensemble)} averaged; `dropout` = `{args.dropout_variant}` alone; "
+             f"`mc` = it with {args.samples} Monte-Carlo dropout passes. Means over the test cases; Δ paired per case "
+             "against the baseline named (bootstrap 95 % CI, Wilcoxon p).", "",
+             "| region | metric | single | tta | ensemble | dropout | mc | Δ tta − single | Δ ensemble − single | "
+             "Δ mc − dropout |", "|---|---|---|---|---|---|---|---|---|---|"]
     for region in CODES:
-        keys = sorted(k for k in found["single"] if k.endswith(f" {region}"))
-        for metric in ("qubrats", "auroc"):
-            a = np.array([found["single"][k][metric] for k in keys])
-            b = np.array([found["tta"][k][metric] for k in keys])
-            ok = ~np.isnan(a) & ~np.isnan(b)
-            d = b[ok] - a[ok]
-            boot = d[rng.integers(0, len(d), (10000, len(d)))].mean(1)
-            p = stats.wilcoxon(d).pvalue if np.any(d) else 1.0
-            lines.append(f"| {region} | {'QU-BraTS score' if metric == 'qubrats' else 'AUROC for error'} | "
-                         f"{a[ok].mean():.3f} | {b[ok].mean():.3f} | {d.mean():+.3f} [{np.quantile(boot, .025):+.3f}, "
-                         f"{np.quantile(boot, .975):+.3f}] | {p:.3f} |")
+        for metric, name in METRICS.items():
+            means = [np.nanmean(list(values(s, region, metric).values())) for s in
+                     ("single", "tta", "ensemble", "dropout", "mc")]
+            deltas = []
+            for source, base in BASELINE.items():
+                s = compare(values(source, region, metric), values(base, region, metric))
+                deltas.append(f"{s['mean_diff']:+.3f} [{s['ci_low']:+.3f}, {s['ci_high']:+.3f}] p={s['p']:.3f}")
+            lines.append(f"| {region} | {name} | " + " | ".join(f"{m:.3f}" for m in means) + " | "
+                         + " | ".join(deltas) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -75,8 +107,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("study", type=Path)
     ap.add_argument("--variant", default="recommended")
+    ap.add_argument("--ensemble", nargs="+", default=["recommended", "reference", "deep_supervision"])
+    ap.add_argument("--dropout-variant", default="dropout")
+    ap.add_argument("--samples", type=int, default=8, help="Monte-Carlo dropout passes")
+    ap.add_argument("--csv", type=Path)
     args = ap.parse_args()
-    print(report(args.study, args.variant))
+    rows = case_scores(args.study, args)
+    if args.csv:
+        with open(args.csv, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(rows)
+    print(report(rows, args, "python " + " ".join(sys.argv)))
 
 
 if __name__ == "__main__":
