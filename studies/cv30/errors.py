@@ -57,13 +57,13 @@ def wt_false_negatives(ref: np.ndarray, pred: np.ndarray, flair: np.ndarray) -> 
     return out
 
 
-def analyse(study: Path, variant: str) -> tuple[list[dict], list[dict]]:
+def analyse(study: Path, variant: str, sets: list[str]) -> tuple[list[dict], list[dict]]:
     """(margin rows per case and region, WT false-negative rows per case) over every fold."""
     data = study / "data"
     margins, misses = [], []
     for fold_dir in sorted((study / "runs" / variant).glob("fold*")):
         run_dir = fold_dir / "seed0"
-        run = bu.load_run(run_dir, "last")
+        run = bu.load_run(run_dir, "last", overrides=sets)
         for case in json.loads((run_dir / "split.json").read_text())["test"]:
             images, ref, affine, mm = load_case(data, case)
             labels, maps = bu.predict_arrays(run, images, affine, labels="brats2020", uncertainty=True,
@@ -93,13 +93,14 @@ def pooled(rows: list[dict], region: str) -> dict[str, float]:
     return out
 
 
-def report(study: Path, variants: list[str]) -> str:
+def report(study: Path, variants: list[str], sets: list[str]) -> str:
+    given = "".join(f" --set {s}" for s in sets)
     lines = ["# Where the 30-case CV's errors are", "",
-             f"Command: `.venv/bin/python studies/cv30/errors.py {study} --variants {' '.join(variants)}`; every test "
-             "case predicted once by its fold's model (300 steps), post-processed as chosen on the fold's validation "
-             "cases; uncertainty = entropy of the region probability (single run, no TTA).", ""]
+             f"Command: `.venv/bin/python studies/cv30/errors.py {study} --variants {' '.join(variants)}{given}`; "
+             "every test case predicted once by its fold's model (300 steps), post-processed as chosen on the fold's "
+             "validation cases; uncertainty = entropy of the region probability (single run, no TTA).", ""]
     for variant in variants:
-        margins, misses = analyse(study, variant)
+        margins, misses = analyse(study, variant, sets)
         lines += [f"## {variant}", "", "Errors by distance from the reference boundary (shares of all erroneous "
                   "voxels, pooled over the cases; flagged: uncertainty >= 50; AUROC and the QU-BraTS 2020 score: "
                   "mean over cases)", "",
@@ -128,8 +129,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("study", type=Path, help="the study's --out folder (runs/cv30)")
     ap.add_argument("--variants", nargs="+", default=["recommended", "reference"])
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="inference settings for every run, e.g. eval.decode=regions (the after of the before/after)")
     args = ap.parse_args()
-    print(report(args.study, args.variants))
+    print(report(args.study, args.variants, args.set))
 
 
 if __name__ == "__main__":
