@@ -74,13 +74,45 @@ def table(rows: list[dict], variant: str) -> list[str]:
     return lines + [""]
 
 
+def figure(rows: list[dict], variants: list[str], path: Path) -> None:
+    """Before/after bars per variant: WT sensitivity and precision, WT/TC/ET Dice, argmax against regions."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    bars = [("WT", "sensitivity"), ("WT", "precision"), ("WT", "dice"), ("TC", "dice"), ("ET", "dice")]
+    fig, axes = plt.subplots(1, len(variants), figsize=(5.5 * len(variants), 3.6), squeeze=False, sharey=True)
+    for ax, variant in zip(axes[0], variants):
+        x = np.arange(len(bars))
+        for k, decode in enumerate(DECODINGS):
+            means = [np.nanmean([float(r[m]) for r in rows if r["variant"] == variant and r["decode"] == decode
+                                 and r["region"] == region]) for region, m in bars]
+            ax.bar(x + (k - 0.5) * 0.38, means, 0.38, label=f"decode: {decode}")
+            for xi, m in zip(x, means):
+                ax.text(xi + (k - 0.5) * 0.38, m + 0.01, f"{m:.2f}", ha="center", fontsize=7)
+        ax.set_xticks(x, [f"{r} {m[:4]}" for r, m in bars])
+        ax.set_ylim(0.4, 1.0)
+        ax.set_title(f"{variant}: 30 unseen cases, mean")
+    axes[0][0].legend(loc="lower left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("study", type=Path)
     ap.add_argument("--variants", nargs="+", default=["recommended"])
     ap.add_argument("--csv", type=Path, help="also write the per-case rows here")
+    ap.add_argument("--figure", type=Path, help="also draw the before/after bars here (PNG)")
+    ap.add_argument("--from-csv", type=Path, help="report from rows written before instead of predicting again")
     args = ap.parse_args()
-    rows = [r for v in args.variants for r in case_rows(args.study, v)]
+    if args.from_csv:
+        rows = list(csv.DictReader(open(args.from_csv)))
+    else:
+        rows = [r for v in args.variants for r in case_rows(args.study, v)]
+    if args.figure:
+        figure(rows, args.variants, args.figure)
     if args.csv:
         with open(args.csv, "w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=list(rows[0]))
