@@ -41,15 +41,20 @@ MODALITIES = ("flair", "t1", "t1ce", "t2")
 METRICS = {"qubrats": "QU-BraTS score", "auroc": "AUROC for error", "dice": "Dice of the mask"}
 
 
+SOURCES = ("single", "tta", "ensemble", "dropout", "mc")
+
+
 def sources(study: Path, fold: str, args: argparse.Namespace) -> dict[str, tuple]:
-    """{source: (loaded run or ensemble, tta)} for one fold."""
+    """{source: (loaded run or ensemble, tta)} for one fold, the sources asked for."""
     runs = study / "runs"
-    single = bu.load_run(runs / args.variant / fold / "seed0", "last")
-    members = [runs / v / fold / "seed0" for v in args.ensemble]
+    single = runs / args.variant / fold / "seed0"
     mc_run = runs / args.dropout_variant / fold / "seed0"
-    return {"single": (single, False), "tta": (single, True), "ensemble": (bu.load_runs(members, "last"), False),
-            "dropout": (bu.load_run(mc_run, "last"), False),
-            "mc": (bu.load_run(mc_run, "last", overrides=[f"eval.mc_dropout={args.samples}"]), False)}
+    make = {"single": lambda: (bu.load_run(single, "last"), False),
+            "tta": lambda: (bu.load_run(single, "last"), True),
+            "ensemble": lambda: (bu.load_runs([runs / v / fold / "seed0" for v in args.ensemble], "last"), False),
+            "dropout": lambda: (bu.load_run(mc_run, "last"), False),
+            "mc": lambda: (bu.load_run(mc_run, "last", overrides=[f"eval.mc_dropout={args.samples}"]), False)}
+    return {name: make[name]() for name in args.sources}
 
 
 def case_scores(study: Path, args: argparse.Namespace) -> list[dict]:
@@ -110,10 +115,15 @@ def main() -> None:
     ap.add_argument("--ensemble", nargs="+", default=["recommended", "reference", "deep_supervision"])
     ap.add_argument("--dropout-variant", default="dropout")
     ap.add_argument("--samples", type=int, default=8, help="Monte-Carlo dropout passes")
+    ap.add_argument("--sources", nargs="+", choices=SOURCES, default=list(SOURCES))
     ap.add_argument("--csv", type=Path)
+    ap.add_argument("--from-csv", type=Path, nargs="+", help="report from rows written before (several: merged)")
     args = ap.parse_args()
-    rows = case_scores(args.study, args)
-    if args.csv:
+    if args.from_csv:
+        rows = [r for f in args.from_csv for r in csv.DictReader(open(f))]
+    else:
+        rows = case_scores(args.study, args)
+    if args.csv and not args.from_csv:
         with open(args.csv, "w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=list(rows[0]))
             w.writeheader()

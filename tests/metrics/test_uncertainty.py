@@ -28,6 +28,16 @@ def test_hand_computed_case():
     np.testing.assert_allclose(thresholds(40)[[0, 1, -1]], [100, 97.5, 0])
 
 
+def test_integer_maps_count_as_float_maps_do():
+    """The histogram path for uint8 maps gives exactly what sorting the values gives, at fractional cuts too."""
+    rng = np.random.default_rng(0)
+    ref, pred = rng.random((30, 20, 10)) < 0.3, rng.random((30, 20, 10)) < 0.3
+    unc = rng.integers(0, 101, (30, 20, 10)).astype(np.uint8)
+    brain = rng.random((30, 20, 10)) < 0.8
+    for points in (40, 7):  # 97.5, ... and 100 / 7 steps: cuts between integers
+        assert qubrats(ref, pred, unc, brain, points) == qubrats(ref, pred, unc.astype(np.float32), brain, points)
+
+
 def organisers(ref, pred, unc, brain, num_points=40):
     """The algorithm of the organisers' BraTS_Seg_Uncertainty.py, transcribed plainly for this test (a loop over
     thresholds in float32, as they compute it); not used by the package."""
