@@ -57,10 +57,20 @@ def sources(study: Path, fold: str, args: argparse.Namespace) -> dict[str, tuple
     return {name: make[name]() for name in args.sources}
 
 
+FIELDS = ("source", "fold", "case", "region", "qubrats", "auroc", "dice")
+
+
 def case_scores(study: Path, args: argparse.Namespace) -> list[dict]:
-    """Rows {source, fold, case, region, qubrats, auroc, dice}."""
-    rows = []
+    """Rows {source, fold, case, region, qubrats, auroc, dice}; with ``--csv`` each case's rows are written as
+    soon as they are scored, so an interrupted run keeps what it did."""
+    rows: list[dict] = []
+    sink = open(args.csv, "w", newline="") if args.csv else None
+    writer = csv.DictWriter(sink, fieldnames=FIELDS) if sink else None
+    if writer:
+        writer.writeheader()
     for fold_dir in sorted((study / "runs" / args.variant).glob("fold*")):
+        if args.folds is not None and int(fold_dir.name[4:]) not in args.folds:
+            continue
         found = sources(study, fold_dir.name, args)
         for case in json.loads((fold_dir / "seed0" / "split.json").read_text())["test"]:
             folder = study / "data" / case
@@ -77,6 +87,9 @@ def case_scores(study: Path, args: argparse.Namespace) -> list[dict]:
                                  "qubrats": qubrats(r, p, maps[region], brain)["score"],
                                  "auroc": auroc(maps[region][brain], (r != p)[brain]),
                                  "dice": 2 * (r & p).sum() / both if both else 1.0})
+            if writer and sink:
+                writer.writerows(r for r in rows if r["case"] == case)
+                sink.flush()
             print(f"{fold_dir.name} {case}", file=sys.stderr, flush=True)
     return rows
 
@@ -88,19 +101,21 @@ def report(rows: list[dict], args: argparse.Namespace, command: str) -> str:
     def values(source: str, region: str, metric: str) -> dict[str, float]:
         return {r["case"]: float(r[metric]) for r in rows if r["source"] == source and r["region"] == region}
 
-    lines = ["# Uncertainty sources on the 30-case CV", "", f"Command: `{command}`.", "",
+    present = [s for s in SOURCES if any(r["source"] == s for r in rows)]
+    pairs = [(s, b) for s, b in BASELINE.items() if s in present and b in present]
+    n = len({r["case"] for r in rows})
+    lines = ["# Uncertainty sources on the 30-case CV", "", f"Command: `{command}`; {n} test cases.", "",
              f"Sources: `single` = `{args.variant}` alone; `tta` = it with flip TTA; `ensemble` = the fold's runs of "
              f"{', '.join(f'`{v}`' for v in args.ensemble)} averaged; `dropout` = `{args.dropout_variant}` alone; "
              f"`mc` = it with {args.samples} Monte-Carlo dropout passes. Means over the test cases; Δ paired per case "
              "against the baseline named (bootstrap 95 % CI, Wilcoxon p).", "",
-             "| region | metric | single | tta | ensemble | dropout | mc | Δ tta − single | Δ ensemble − single | "
-             "Δ mc − dropout |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "| region | metric | " + " | ".join(present) + " | " + " | ".join(f"Δ {s} − {b}" for s, b in pairs) + " |",
+             "|---" * (2 + len(present) + len(pairs)) + "|"]
     for region in CODES:
         for metric, name in METRICS.items():
-            means = [np.nanmean(list(values(s, region, metric).values())) for s in
-                     ("single", "tta", "ensemble", "dropout", "mc")]
+            means = [np.nanmean(list(values(s, region, metric).values())) for s in present]
             deltas = []
-            for source, base in BASELINE.items():
+            for source, base in pairs:
                 s = compare(values(source, region, metric), values(base, region, metric))
                 deltas.append(f"{s['mean_diff']:+.3f} [{s['ci_low']:+.3f}, {s['ci_high']:+.3f}] p={s['p']:.3f}")
             lines.append(f"| {region} | {name} | " + " | ".join(f"{m:.3f}" for m in means) + " | "
@@ -116,6 +131,7 @@ def main() -> None:
     ap.add_argument("--dropout-variant", default="dropout")
     ap.add_argument("--samples", type=int, default=8, help="Monte-Carlo dropout passes")
     ap.add_argument("--sources", nargs="+", choices=SOURCES, default=list(SOURCES))
+    ap.add_argument("--folds", nargs="+", type=int, help="only these folds' test cases (default: all)")
     ap.add_argument("--csv", type=Path)
     ap.add_argument("--from-csv", type=Path, nargs="+", help="report from rows written before (several: merged)")
     args = ap.parse_args()
@@ -123,11 +139,6 @@ def main() -> None:
         rows = [r for f in args.from_csv for r in csv.DictReader(open(f))]
     else:
         rows = case_scores(args.study, args)
-    if args.csv and not args.from_csv:
-        with open(args.csv, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=list(rows[0]))
-            w.writeheader()
-            w.writerows(rows)
     print(report(rows, args, "python " + " ".join(sys.argv)))
 
 
