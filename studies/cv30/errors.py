@@ -19,12 +19,12 @@ import nibabel as nib
 import numpy as np
 
 import brats_unet as bu
+from brats_unet.brats import BRATS2020, MODALITIES
+from brats_unet.brats import REGION_NAMES as REGIONS
 from brats_unet.metrics.margins import BINS, margin_row
 from brats_unet.metrics.uncertainty import qubrats
 
-REGIONS = ("WT", "TC", "ET")
-CODES = {"WT": (1, 2, 4), "TC": (1, 4), "ET": (4,)}  # BraTS 2018 label codes
-MODALITIES = ("flair", "t1", "t1ce", "t2")
+CODES = BRATS2020.region_codes()  # the BraTS 2018 files' codes, from the one module that owns them
 
 
 def load_case(root: Path, case: str) -> tuple[dict, np.ndarray, np.ndarray, tuple]:

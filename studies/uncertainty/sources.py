@@ -32,12 +32,12 @@ import nibabel as nib
 import numpy as np
 
 import brats_unet as bu
+from brats_unet.brats import BRATS2020, MODALITIES
 from brats_unet.metrics.margins import auroc
 from brats_unet.metrics.uncertainty import qubrats
 from brats_unet.study.stats import compare
 
-CODES = {"WT": (1, 2, 4), "TC": (1, 4), "ET": (4,)}
-MODALITIES = ("flair", "t1", "t1ce", "t2")
+CODES = BRATS2020.region_codes()  # the BraTS 2018 files' codes, from the one module that owns them
 METRICS = {"qubrats": "QU-BraTS score", "auroc": "AUROC for error", "dice": "Dice of the mask"}
 
 
