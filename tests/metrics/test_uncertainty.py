@@ -163,6 +163,7 @@ def test_real_case_end_to_end(sample_run, sample_dir, run_cli, tmp_path):
     np.testing.assert_allclose(img.affine, flair.affine)
 
 
+@pytest.mark.slow  # trains a second tiny run
 def test_predict_mc_dropout_maps_and_its_refusal(tiny_run, phantoms, run_cli, tmp_path):
     """--mc-dropout N on a run with dropout (TINY keeps the default 0.2): maps differ from the single run's and
     stderr names the source; on a run trained without dropout: one line naming the value and the fix."""
