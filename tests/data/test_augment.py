@@ -32,7 +32,7 @@ def test_registry_matches_the_config_choices():
 
 
 def test_unknown_name_lists_the_options_with_the_closest():
-    with pytest.raises(ConfigError, match=r"did you mean 'nnunet'.*light, nnunet"):
+    with pytest.raises(ConfigError, match=r"data.augmentation 'nnunt'; options: light, nnunet; did you mean 'nnunet'"):
         A.build_augmentation("nnunt")
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ..errors import ConfigError
+from ..errors import look_up
 
 Augmentation = Callable[[torch.Tensor, torch.Tensor, torch.Generator], tuple[torch.Tensor, torch.Tensor]]
 
@@ -92,13 +92,7 @@ AUGMENTATIONS: dict[str, Augmentation] = {"light": augment_batch, "nnunet": nnun
 
 def build_augmentation(name: str) -> Augmentation:
     """The augmentation registered as ``name`` (``data.augmentation``)."""
-    if name not in AUGMENTATIONS:
-        from difflib import get_close_matches
-
-        close = get_close_matches(name, list(AUGMENTATIONS), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ConfigError(f"data.augmentation: unknown {name!r}{hint}; choose one of {', '.join(AUGMENTATIONS)}")
-    return AUGMENTATIONS[name]
+    return look_up(name, AUGMENTATIONS, "data.augmentation")
 
 
 def _uniform(n: int, lo_hi: tuple[float, float], generator: torch.Generator) -> torch.Tensor:
@@ -176,17 +170,21 @@ def gaussian_blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
     return out
 
 
-def _blur(images, generator, p: NnUNetAug):
-    """Gaussian blur of chosen channels, sigma drawn per channel from ``blur_sigma``."""
-    on = _chosen(images, generator, p.p_blur, p.p_blur_channel).flatten().tolist()
-    sigmas = _uniform(len(on), p.blur_sigma, generator).tolist()
+def _per_channel(images, on: list[bool], params: list[float], fn) -> torch.Tensor:
+    """``fn(channel (*spatial), param)`` on the chosen (sample, channel) pairs, flattened in (B, C) order."""
     if not any(on):
         return images
     out = images.clone()
     flat = out.view(-1, *images.shape[2:])
     for i in [i for i, flag in enumerate(on) if flag]:
-        flat[i] = gaussian_blur(flat[i], sigmas[i])
+        flat[i] = fn(flat[i], params[i])
     return out
+
+
+def _blur(images, generator, p: NnUNetAug):
+    """Gaussian blur of chosen channels, sigma drawn per channel from ``blur_sigma``."""
+    on = _chosen(images, generator, p.p_blur, p.p_blur_channel).flatten().tolist()
+    return _per_channel(images, on, _uniform(len(on), p.blur_sigma, generator).tolist(), gaussian_blur)
 
 
 def _brightness_contrast(images, generator, p: NnUNetAug):
@@ -209,18 +207,14 @@ def _lowres(images, generator, p: NnUNetAug):
     """Low-resolution simulation: nearest down-sampling by a zoom from ``lowres_zoom``, cubic (2D) or
     trilinear (3D) up-sampling back to the grid."""
     on = _chosen(images, generator, p.p_lowres, p.p_lowres_channel).flatten().tolist()
-    zooms = _uniform(len(on), p.lowres_zoom, generator).tolist()
-    if not any(on):
-        return images
-    out = images.clone()
-    flat = out.view(-1, *images.shape[2:])
     shape = tuple(images.shape[2:])
     up = "bicubic" if len(shape) == 2 else "trilinear"
-    for i in [i for i, flag in enumerate(on) if flag]:
-        small = [max(1, round(s * zooms[i])) for s in shape]
-        low = F.interpolate(flat[i][None, None], size=small, mode="nearest")
-        flat[i] = F.interpolate(low, size=shape, mode=up, align_corners=False)[0, 0]
-    return out
+
+    def lower(channel: torch.Tensor, zoom: float) -> torch.Tensor:
+        low = F.interpolate(channel[None, None], size=[max(1, round(n * zoom)) for n in shape], mode="nearest")
+        return F.interpolate(low, size=shape, mode=up, align_corners=False)[0, 0]
+
+    return _per_channel(images, on, _uniform(len(on), p.lowres_zoom, generator).tolist(), lower)
 
 
 def _gamma(images, generator, p_sample: float, gamma: tuple[float, float], invert: bool):
