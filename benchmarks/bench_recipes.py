@@ -1,36 +1,40 @@
 """Seconds per training step of the cross-validation study's recipes, measured in one run, so that a study can
 give each recipe the same CPU time in steps (issue 34: "equal wall-clock on the CPU you measured").
 
-Each recipe is a variant of ``studies/cv30/study.yaml`` (read from it, so the two cannot drift apart), trained
+Each recipe is ``configs/recommended.yaml`` with the overrides of its ``studies/cv30/study.yaml`` variant, trained
 by our ``Trainer`` on the real sample's cache as a user runs it: one warm-up epoch (allocator, oneDNN kernels,
 page cache), then the median of ``--repeat`` timed epochs. The last column is the number of steps that costs what
 300 steps of the recipe cost (the study's budget).
 
-Run (nothing else running): .venv/bin/python benchmarks/bench_recipes.py [--steps 20] [--repeat 3] [--only V ...]
+Run (nothing else running): .venv/bin/python benchmarks/bench_recipes.py [--steps 20] [--repeat 3]
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import math
 import statistics
 import tempfile
 import time
 
-from brats_unet.config import Config
-from brats_unet.study.spec import load_study, variant_config
+from brats_unet.config import load_config
 from brats_unet.train.loop import Trainer
 from common import REPO, machine, require_sample
 
 BUDGET = 300  # the study's steps per fold for the recipe
-STUDY = REPO / "studies" / "cv30" / "study.yaml"
-DEFAULT = ["recommended", "reference", "two_mod", "deep_supervision", "patch3d"]
+RECIPES: dict[str, list[str]] = {
+    "recommended": [],
+    "reference": ["model.features=[32, 32, 64, 128, 256]", "model.upsample=transpose"],
+    "two_mod": ["data.modalities=[flair, t1ce]"],
+    "deep_supervision": ["model.deep_supervision=true"],
+    "patch3d": ["model.spatial_dims=3", "data.window=null", "data.patch_size=[96, 96, 96]", "train.batch_size=2"],
+}
 
 
-def seconds_per_step(cfg: Config, steps: int, repeat: int) -> float:
+def seconds_per_step(overrides: list[str], steps: int, repeat: int) -> float:
     """Median wall seconds of one training step (batch as configured) after a warm-up epoch."""
-    cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, steps_per_epoch=steps, epochs=repeat + 1))
+    cfg = load_config(REPO / "configs" / "recommended.yaml",
+                      [*overrides, f"train.steps_per_epoch={steps}", "train.epochs=2"])
     with tempfile.TemporaryDirectory() as run_dir:
         trainer = Trainer(cfg, require_sample(), run_dir, progress=False)
         trainer._train_epoch(0, math.inf)
@@ -46,16 +50,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=20, help="steps per timed epoch")
     parser.add_argument("--repeat", type=int, default=3, help="timed epochs per recipe (median)")
-    study = load_study(STUDY)
-    variants = {v.name: v for v in study.variants}
-    parser.add_argument("--only", nargs="*", choices=list(variants), default=DEFAULT)
+    parser.add_argument("--only", nargs="*", choices=list(RECIPES), default=list(RECIPES))
     args = parser.parse_args()
     print(f"{machine()}; {args.steps} steps x {args.repeat} epochs per recipe, median\n")
     print(f"| recipe | s / step | vs recommended | steps in the CPU time of {BUDGET} recipe steps |")
     print("|---|---|---|---|")
     base = None
     for name in args.only:
-        sec = seconds_per_step(variant_config(study, variants[name], 0), args.steps, args.repeat)
+        sec = seconds_per_step(RECIPES[name], args.steps, args.repeat)
         base = base or sec
         print(f"| {name} | {sec:.3f} | {sec / base:.2f}x | {round(BUDGET * base / sec)} |", flush=True)
 
