@@ -50,25 +50,23 @@ def models(study: Path, all_run: Path) -> dict:
 def case_scores(study: Path, all_run: Path, cases_root: Path, sink: Path | None) -> list[dict]:
     rows: list[dict] = []
     runs = models(study, all_run)
-    out = open(sink, "w", newline="") if sink else None
-    writer = csv.DictWriter(out, fieldnames=FIELDS, extrasaction="ignore") if out else None
-    if writer:
+    with open(sink if sink else "/dev/null", "w", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=FIELDS, extrasaction="ignore")
         writer.writeheader()
-    for case in discover_cases(cases_root):
-        ref = read_seg(case)
-        assert ref is not None, case.case_id
-        mm = spacing(case.images["flair"])
-        new = []
-        for source, run in runs.items():
-            labels, _ = segment(run, case)
-            for r in score_arrays(case.case_id, BRATS2020.from_internal(labels), BRATS2020.from_internal(ref), mm,
-                                  BRATS2020):
-                new.append({"source": source} | r)
-        rows += new
-        if writer and out:
-            writer.writerows(new)
+        for case in discover_cases(cases_root):
+            ref = read_seg(case)
+            assert ref is not None, case.case_id
+            mm = spacing(case.images["flair"])
+            new = []
+            for source, run in runs.items():
+                labels, _ = segment(run, case)
+                for r in score_arrays(case.case_id, BRATS2020.from_internal(labels), BRATS2020.from_internal(ref),
+                                      mm, BRATS2020):
+                    new.append({"source": source} | r)
+            rows += new
+            writer.writerows(new)  # as each case is scored: an interrupted run keeps what it did
             out.flush()
-        print(case.case_id, file=sys.stderr, flush=True)
+            print(case.case_id, file=sys.stderr, flush=True)
     return rows
 
 
