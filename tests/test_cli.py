@@ -91,3 +91,32 @@ def test_evaluate_one_split_computes_only_that_split(sample_run, run_cli, tmp_pa
 def test_python_dash_m_runs_the_cli(module):
     done = subprocess.run([sys.executable, "-m", module, "--version"], capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.startswith("brats-unet ")
+
+
+LEAVE_GROUP = """
+import atexit, sys
+import torch.distributed as dist
+atexit.register(lambda: print("interpreter shutdown ran", flush=True))
+if sys.argv[1] == "group":
+    dist.init_process_group("gloo", init_method="file://" + sys.argv[2], rank=0, world_size=1)
+from brats_unet.cli import main
+code = main(sys.argv[3:])
+print("main returned", code)
+sys.exit(code)
+"""
+
+
+@pytest.mark.parametrize("group", ["group", "none"])
+def test_a_process_that_joined_a_group_ends_at_once_with_the_commands_code(group, tmp_path):
+    """gloo's threads can abort a process whose interpreter shuts down after the group is left (distributed.py):
+    such a process ends with os._exit, its output flushed and its code kept; any other returns normally."""
+    cmds = [["synth", str(tmp_path / "ph"), "--cases", "1", "--shape", "16", "16", "8"],  # prints to stdout, code 0
+            ["evaluate", str(tmp_path / "no-run")]]  # a user error: one stderr line, code 2
+    for cmd, code in zip(cmds, [0, 2]):
+        done = subprocess.run([sys.executable, "-c", LEAVE_GROUP, group, str(tmp_path / f"store{code}"), *cmd],
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == code, done.stderr
+        assert ("synth" in cmd) == ("case(s) written" in done.stdout)  # flushed before the process ended
+        assert (code == 2) == ("evaluate: error:" in done.stderr)
+        ended_at_once = "main returned" not in done.stdout and "interpreter shutdown ran" not in done.stdout
+        assert ended_at_once == (group == "group"), done.stdout

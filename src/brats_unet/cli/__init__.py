@@ -200,8 +200,26 @@ def _who(command: str) -> str:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    """Entry point: run a subcommand; a BratsError becomes one stderr line and exit code 2."""
+    """Entry point: run a subcommand; a BratsError becomes one stderr line and exit code 2.
+
+    A torchrun process that joined a process group leaves it and ends at once with the command's code
+    (``distributed.exit_now``: gloo's threads may not outlive the interpreter's shutdown).
+    """
     args = build_parser().parse_args(argv)
+    code: Optional[int] = None
+    try:
+        code = _run(args)
+        return code
+    finally:
+        if "torch.distributed" in sys.modules:  # only a command that ran a model can have joined a group
+            from ..distributed import exit_now, teardown
+
+            if teardown() and code is not None:  # an escaping exception keeps its traceback and normal exit
+                exit_now(code)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """The subcommand's exit code; the errors a user can fix become one stderr line and code 2."""
     try:
         return int(args.func(args) or 0)
     except BratsError as exc:
@@ -213,8 +231,3 @@ def main(argv: Optional[list[str]] = None) -> int:
     except KeyboardInterrupt:
         print(f"{_who(args.command)}: interrupted", file=sys.stderr)
         return 130
-    finally:
-        if "torch.distributed" in sys.modules:  # only a command that ran a model can have joined a group
-            from ..distributed import teardown
-
-            teardown()
