@@ -9,7 +9,7 @@ from scipy import stats
 
 from brats_unet.cli import main
 from brats_unet.errors import ConfigError
-from brats_unet.study.spec import load_study
+from brats_unet.study.spec import load_study, only
 from brats_unet.study.stats import bootstrap_ci, compare, min_p, wilcoxon_p
 
 from ..checks import assert_drawn
@@ -79,6 +79,29 @@ def test_interrupted_variant_resumes(study_run, sample_dir, capsys):
     assert main(["study", str(root / "tiny.yaml"), "--data", str(sample_dir), "--out", str(out), "--dry-run"]) == 0
     states = dict(line.split(" seed 0: ") for line in capsys.readouterr().out.splitlines())
     assert {name.strip(): state for name, state in states.items()} == {"ce": "done", "dice_ce": "resume"}
+
+
+def test_only_runs_the_named_variants_and_the_baseline(study_run, sample_dir, capsys):
+    """--only: a variant added to a finished study runs alone (the others are not even listed)."""
+    root, out = study_run
+    (root / "more.yaml").write_text(STUDY + "  dice: {loss: dice}\n")
+    assert main(["study", str(root / "more.yaml"), "--data", str(sample_dir), "--out", str(out), "--dry-run",
+                 "--only", "dice"]) == 0
+    states = dict(line.split(" seed 0: ") for line in capsys.readouterr().out.splitlines())
+    assert {name.strip(): state for name, state in states.items()} == {"ce": "done", "dice": "new"}
+    assert main(["study", str(root / "more.yaml"), "--data", str(sample_dir), "--out", str(out), "--dry-run",
+                 "--only", "dise"]) == 2
+    assert "did you mean 'dice'" in capsys.readouterr().err
+
+
+def test_only_keeps_the_study_order_and_its_baseline(tmp_path):
+    f = tmp_path / "s.yaml"
+    f.write_text("name: x\nbaseline: b\nvariants: {a: {}, b: {}, c: {}, d: {}}\n")
+    study = load_study(f)
+    assert [v.name for v in only(study, ["d", "a", "d"]).variants] == ["a", "b", "d"]
+    assert only(study, ["b"]).variants == (study.variants[1],) and only(study, ["c"]).baseline == "b"
+    with pytest.raises(ConfigError, match="'e' is not a variant of study 'x'.*variants: a, b, c, d"):
+        only(study, ["e"])
 
 
 def test_stats_helpers():

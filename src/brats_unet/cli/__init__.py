@@ -145,6 +145,8 @@ def _report_commands(sub: argparse._SubParsersAction) -> None:
                    "roots into one dataset (case ids must be unique across them)")
     p.add_argument("--out", required=True)
     p.add_argument("--dry-run", action="store_true", help="list the runs and their state, train nothing")
+    p.add_argument("--only", nargs="+", metavar="VARIANT", default=None,
+                   help="run only these variants (and the baseline); the report compares just them")
     _add_set(p, "overrides applied to every variant (join the budget), e.g. --set train.max_minutes=5")
     p.add_argument("--quiet", action="store_true")
     _add_device(p)

@@ -196,9 +196,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_study(args: argparse.Namespace) -> int:
     from ..study.runner import run_study
-    from ..study.spec import load_study
+    from ..study.spec import load_study, only
 
     study = load_study(args.study, _sets(args))
+    if args.only:
+        study = only(study, args.only)
     run_study(study, args.data, args.out, dry_run=args.dry_run, progress=not args.quiet)
     if not args.dry_run:
         print(f"report: {args.out}/report.md\nsummary: {args.out}/summary.csv")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import itertools
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Optional
 
@@ -141,6 +141,23 @@ def load_study(path: str | Path, overrides: Iterable[str] = ()) -> Study:
     for v in study.variants:
         variant_config(study, v, study.seeds[0])
     return study
+
+
+def only(study: Study, names: Iterable[str]) -> Study:
+    """The study restricted to the named variants and its baseline (``brats-unet study --only``).
+
+    Runs are found by their folders, so a restricted study trains and scores its variants beside the
+    full study's in the same ``--out`` (one variant finished on every fold before the next starts), and
+    its report compares them with the baseline only.
+    """
+    names = list(dict.fromkeys(names))
+    known = [v.name for v in study.variants]
+    for name in names:
+        if name not in known:
+            raise ConfigError(f"--only: '{name}' is not a variant of study '{study.name}'{closest(name, known)}; "
+                              f"variants: {', '.join(known)}")
+    keep = set(names) | {study.baseline}
+    return replace(study, variants=tuple(v for v in study.variants if v.name in keep))
 
 
 def _check_name(path: Path, name: str) -> None:
