@@ -140,6 +140,7 @@ def test_time_budget_stops_every_rank_together(reference, sample_dir, tmp_path):
     done = subprocess.run(command(2, sample_dir, out, budget), capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, failed(done)
     assert 1 <= len(read_metrics(out)) < 1000
+    assert done.stdout.count("run folder:") == 1  # said by rank 0 only
 
 
 STUDY = """
