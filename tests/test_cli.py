@@ -106,6 +106,7 @@ sys.exit(code)
 """
 
 
+@pytest.mark.slow  # spawns processes
 @pytest.mark.parametrize("group", ["group", "none"])
 def test_a_process_that_joined_a_group_ends_at_once_with_the_commands_code(group, tmp_path):
     """gloo's threads can abort a process whose interpreter shuts down after the group is left (distributed.py):

@@ -48,6 +48,11 @@ def launched() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
+def is_rank0() -> bool:
+    """False only in a torchrun process of rank > 0; readable before (or without) joining the group."""
+    return os.environ.get("RANK", "0") == "0"
+
+
 def setup(device_type: str) -> Context:
     """Join the process group torchrun describes (idempotent); a single process gets :data:`SINGLE`."""
     if not launched():
@@ -68,7 +73,7 @@ def teardown() -> bool:
     collectives' tensors a moment after the collective returns; a tensor created in Python needs the GIL
     to die, and a thread that asks for the GIL while the interpreter finalises is ended by
     ``pthread_exit`` inside C++ code: "terminate called without an active exception", SIGABRT
-    (seen in 1 run in 20 of a 2-process time-budget run under load; core dump: ``~AsyncWork`` ->
+    (seen in 2 runs in 36 of a 2-process time-budget run under load; core dump: ``~AsyncWork`` ->
     ``decref_pyobject`` -> ``take_gil`` -> ``pthread_exit``; the same race as pytorch/pytorch#179291).
     """
     if not (dist.is_available() and dist.is_initialized()):

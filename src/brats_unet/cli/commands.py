@@ -4,7 +4,6 @@ inside each command so ``brats-unet --help`` stays instant."""
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -92,6 +91,7 @@ def _score_uncertainty(args: argparse.Namespace) -> None:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from ..brats import REGION_NAMES
+    from ..distributed import is_rank0
     from ..runs.folder import check_resumable, read_run_config
     from ..train.loop import train
 
@@ -100,7 +100,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = read_run_config(args.out, _sets(args)) if args.resume else _config(args)
     row = train(cfg, args.data, args.out, resume=args.resume, progress=not args.quiet)
     dice = "/".join(f"{row.get(f'val_{r}', float('nan')):.3f}" for r in REGION_NAMES)
-    if os.environ.get("RANK", "0") != "0":  # under torchrun every rank gets the same row: rank 0 says it once
+    if not is_rank0():  # under torchrun every rank gets the same row: rank 0 says it once
         return 0
     print(f"run folder: {args.out}  (last epoch: {row.get('epoch', 0):.0f}, val Dice {'/'.join(REGION_NAMES)} {dice})")
     return 0

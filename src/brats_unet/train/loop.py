@@ -34,7 +34,7 @@ from ..data.datasets import PatchDataset, SliceDataset, collate_pad, sample_indi
 from ..data.signatures import cache_signatures
 from ..data.split import fold_split, load_split, make_split
 from ..device import autocast, keep_freed_memory, machine_name, memory_format, resolve_device, resolve_precision
-from ..distributed import SINGLE, all_gather, all_sum, barrier, rank0_decides, setup, share
+from ..distributed import SINGLE, all_gather, all_sum, barrier, is_rank0, rank0_decides, setup, share
 from ..errors import BratsError, ConfigError
 from ..evaluation.cached_cases import summarise_validation, validate_cases
 from ..infer.whole_case import to_labels
@@ -384,7 +384,7 @@ def train(cfg: Config, data_root: str | Path, run_dir: str | Path, resume: bool 
         return trainer.fit()
     except BaseException:
         # a run that failed before its first checkpoint leaves no folder behind (only rank 0 ever made one)
-        if created is not None and os.environ.get("RANK", "0") == "0" and not (run_dir / "last.pt").exists():
+        if created is not None and is_rank0() and not (run_dir / "last.pt").exists():
             shutil.rmtree(created, ignore_errors=True)
         raise
 
