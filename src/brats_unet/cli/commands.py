@@ -99,9 +99,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         check_resumable(Path(args.out), None, resume=True)  # says there is nothing to resume, and how to start
     cfg = read_run_config(args.out, _sets(args)) if args.resume else _config(args)
     row = train(cfg, args.data, args.out, resume=args.resume, progress=not args.quiet)
-    dice = "/".join(f"{row.get(f'val_{r}', float('nan')):.3f}" for r in REGION_NAMES)
     if not is_rank0():  # under torchrun every rank gets the same row: rank 0 says it once
         return 0
+    dice = "/".join(f"{row.get(f'val_{r}', float('nan')):.3f}" for r in REGION_NAMES)
     print(f"run folder: {args.out}  (last epoch: {row.get('epoch', 0):.0f}, val Dice {'/'.join(REGION_NAMES)} {dice})")
     return 0
 
