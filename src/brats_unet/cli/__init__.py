@@ -89,6 +89,8 @@ def _model_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default="test", choices=["train", "val", "test", "all"])
     p.add_argument("--checkpoint", default="best", choices=["best", "last"])
     p.add_argument("--data", help="dataset root (default: the one the run was trained on)")
+    p.add_argument("--out", help="write the tables and the post-processing choice here, not in RUN/eval and RUN "
+                                 "(the run stays as it was: scoring other settings changes nothing predict uses)")
     p.add_argument("--quiet", action="store_true")
     _add_set(p, "inference settings, e.g. --set eval.tta=true eval.batch_size=16 (eval.* and data.nonfinite)")
     _add_device(p)

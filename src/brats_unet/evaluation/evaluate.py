@@ -101,7 +101,8 @@ def brats_rows(run: LoadedRun, cases: list[Case], labels: dict[str, np.ndarray],
 def choose_postprocessing(run_dir: Path, run: LoadedRun, val_cases: list[Case], labels: dict[str, np.ndarray],
                           refs: dict[str, np.ndarray], checkpoint: str,
                           split: str) -> tuple[Optional[Postprocess], str]:
-    """Choose post-processing on the validation cases (writing RUN/postprocessing.json); (choice, a sentence)."""
+    """Choose post-processing on the validation cases (writing ``run_dir/postprocessing.json``, the file predict
+    reads when ``run_dir`` is the run); (choice, a sentence)."""
     if run.cfg.eval.postprocess == "none":
         return None, "Post-processing: off (eval.postprocess: none)."
     if not val_cases:
@@ -120,8 +121,11 @@ def choose_postprocessing(run_dir: Path, run: LoadedRun, val_cases: list[Case], 
 
 def evaluate(run_dir: str | Path, split: str = "test", checkpoint: str = "best",
              data_root: Optional[str | Path] = None, progress: bool = True, device: str = "auto",
-             overrides: Iterable[str] = ()) -> dict:
-    """Write table1.*, brats.*, per_case.csv into ``run_dir/eval``; return the tables.
+             overrides: Iterable[str] = (), out: Optional[str | Path] = None) -> dict:
+    """Write table1.*, brats.*, per_case.csv into ``run_dir/eval`` (or ``out``); return the tables.
+
+    With ``out`` the run folder is left as it was: the tables and the post-processing choice go to ``out``,
+    so scoring with other settings (``eval.tta``, another checkpoint) does not change what ``predict`` applies.
 
     Only the cases of ``split`` are preprocessed and scored (``all``: every split), Table 1 included.
     With ``eval.postprocess: auto`` the validation cases are predicted too, post-processing is chosen on
@@ -146,12 +150,14 @@ def evaluate(run_dir: str | Path, split: str = "test", checkpoint: str = "best",
     maps: dict = {}
     labels = predict_labels(run, needed, run.cfg.eval.tta, progress, maps)
     refs = references(needed)  # read once: the choice, the raw scores and the post-processed ones share them
-    chosen, statement = choose_postprocessing(run_dir, run, val_cases, labels, refs, checkpoint, split)
+    dest = Path(out) if out is not None else run_dir / "eval"
+    chosen, statement = choose_postprocessing(dest if out is not None else run_dir, run, val_cases, labels, refs,
+                                              checkpoint, split)
     raw = brats_rows(run, cases, labels, run.cfg.eval.convention, refs=refs)
     rows = brats_rows(run, cases, labels, run.cfg.eval.convention, chosen, refs) if chosen else raw
-    _write(run_dir / "eval", t1, rows, split, statement, raw if chosen else None)
+    _write(dest, t1, rows, split, statement, raw if chosen else None)
     delivered = {c.case_id: apply(labels[c.case_id], chosen) if chosen else labels[c.case_id] for c in cases}
-    write_margins(run_dir / "eval", margin_rows(cases, delivered, refs, maps), split)
+    write_margins(dest, margin_rows(cases, delivered, refs, maps), split)
     return {"table1": t1, "per_case": rows, "per_case_no_postprocess": raw, "postprocess": chosen}
 
 
