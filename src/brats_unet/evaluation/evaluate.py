@@ -151,8 +151,8 @@ def evaluate(run_dir: str | Path, split: str = "test", checkpoint: str = "best",
     labels = predict_labels(run, needed, run.cfg.eval.tta, progress, maps)
     refs = references(needed)  # read once: the choice, the raw scores and the post-processed ones share them
     dest = Path(out) if out is not None else run_dir / "eval"
-    chosen, statement = choose_postprocessing(dest if out is not None else run_dir, run, val_cases, labels, refs,
-                                              checkpoint, split)
+    choice_dir = dest if out is not None else run_dir  # predict reads RUN/postprocessing.json, never DIR's
+    chosen, statement = choose_postprocessing(choice_dir, run, val_cases, labels, refs, checkpoint, split)
     raw = brats_rows(run, cases, labels, run.cfg.eval.convention, refs=refs)
     rows = brats_rows(run, cases, labels, run.cfg.eval.convention, chosen, refs) if chosen else raw
     _write(dest, t1, rows, split, statement, raw if chosen else None)
