@@ -109,9 +109,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from ..evaluation.evaluate import evaluate
 
-    out = Path(args.out) if args.out else Path(args.run) / "eval"
-    evaluate(args.run, args.split, args.checkpoint, args.data, progress=not args.quiet, device=args.device or "auto",
-             overrides=args.set, out=args.out)
+    out = evaluate(args.run, args.split, args.checkpoint, args.data, progress=not args.quiet,
+                   device=args.device or "auto", overrides=args.set, out=args.out)["out"]
     print((out / "table1.md").read_text())
     print((out / "brats.md").read_text())
     print(f"tables written to {out}/ (table1.md|csv, brats.md|csv, per_case.csv, margins.md|csv)")

@@ -122,7 +122,8 @@ def choose_postprocessing(run_dir: Path, run: LoadedRun, val_cases: list[Case], 
 def evaluate(run_dir: str | Path, split: str = "test", checkpoint: str = "best",
              data_root: Optional[str | Path] = None, progress: bool = True, device: str = "auto",
              overrides: Iterable[str] = (), out: Optional[str | Path] = None) -> dict:
-    """Write table1.*, brats.*, per_case.csv into ``run_dir/eval`` (or ``out``); return the tables.
+    """Write table1.*, brats.*, per_case.csv into ``run_dir/eval`` (or ``out``); return the tables and ``out``,
+    the folder they went to.
 
     With ``out`` the run folder is left as it was: the tables and the post-processing choice go to ``out``,
     so scoring with other settings (``eval.tta``, another checkpoint) does not change what ``predict`` applies.
@@ -158,7 +159,7 @@ def evaluate(run_dir: str | Path, split: str = "test", checkpoint: str = "best",
     _write(dest, t1, rows, split, statement, raw if chosen else None)
     delivered = {c.case_id: apply(labels[c.case_id], chosen) if chosen else labels[c.case_id] for c in cases}
     write_margins(dest, margin_rows(cases, delivered, refs, maps), split)
-    return {"table1": t1, "per_case": rows, "per_case_no_postprocess": raw, "postprocess": chosen}
+    return {"table1": t1, "per_case": rows, "per_case_no_postprocess": raw, "postprocess": chosen, "out": dest}
 
 
 def _write(out: Path, t1: list[dict], rows: list[dict], split: str, statement: str,
