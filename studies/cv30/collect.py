@@ -16,25 +16,30 @@ import csv
 import subprocess
 import sys
 from pathlib import Path
+from typing import Optional
+
+from brats_unet.study.spec import load_study, only, run_dir
 
 HERE = Path(__file__).resolve().parent
 COLUMNS = ["variant", "fold", "case", "region", "dice", "iou", "hd95", "sensitivity", "specificity", "precision",
            "mcc", "vol_pred_ml", "vol_ref_ml"]
 
 
-def fold_rows(variant: str, fold: int, per_case: Path) -> list[dict]:
+def fold_rows(variant: str, fold: Optional[int], per_case: Path) -> list[dict]:
     """One fold run's ``per_case.csv`` rows in this folder's columns."""
     with per_case.open() as f:
         return [{"variant": variant, "fold": fold, **{k: r[k] for k in COLUMNS[2:]}} for r in csv.DictReader(f)]
 
 
-def runs_of(out: Path, variant: str) -> list[tuple[int, Path]]:
-    """(fold, seed-0 run folder) of a variant, in fold order; every fold must have finished."""
-    folds = sorted((out / "runs" / variant).glob("fold*"), key=lambda p: int(p.name[4:]))
-    runs = [(int(p.name[4:]), p / "seed0") for p in folds]
+def runs_of(out: Path, variant: str) -> list[tuple[Optional[int], Path]]:
+    """(fold, first-seed run folder) of a variant of ``study.yaml``, in fold order; every fold must have finished.
+    An unknown name is refused as ``brats-unet study --only`` refuses it."""
+    study = only(load_study(HERE / "study.yaml"), [variant])
+    chosen = next(v for v in study.variants if v.name == variant)
+    runs = [(fold, run_dir(out, chosen, study.seeds[0], fold)) for fold in study.fold_ids]
     missing = [str(r) for _, r in runs if not (r / "eval" / "per_case.csv").is_file()]
-    if not runs or missing:
-        sys.exit(f"{variant}: unfinished fold runs under {out / 'runs' / variant}: {missing or 'none found'}")
+    if missing:
+        sys.exit(f"{variant}: unfinished fold runs: {', '.join(missing)}")
     return runs
 
 
