@@ -1,11 +1,16 @@
-"""Gather the CV's per-case scores into this folder, and re-score fold models with test-time flips.
+"""Gather the CV's per-case scores into this folder, and re-score fold models with test-time flips or as ensembles.
 
     .venv/bin/python studies/cv30/collect.py per-case runs/cv30 recommended_800_poly   # -> per_case.csv
     .venv/bin/python studies/cv30/collect.py tta runs/cv30 recommended_800_poly        # -> per_case_tta.csv
+    .venv/bin/python studies/cv30/collect.py ensemble runs/cv30 recommended_800 reference_800
 
 ``tta`` runs ``brats-unet evaluate RUN --split test --checkpoint last --set eval.tta=true --out DIR`` on each fold's
 run (the checkpoint the study scores; the run folders are not changed) and appends its rows as ``VARIANT_tta``;
-``per-case`` appends the study's own scores of the variant. Either replaces that variant's earlier rows.
+``per-case`` appends the study's own scores of the variant. ``ensemble`` averages the probabilities of each
+fold's runs of the variants named (``predict RUN RUN ...``, with the post-processing chosen on the members' pooled
+validation cases, as ``predict`` applies it) on that fold's test cases and appends them to ``per_case_ensemble.csv``
+as ``A+B``; a fold's scores are kept in ``--scored``, so that a stopped run resumes. The 5 folds themselves cannot
+be the ensemble: four of them trained on each case. Each command replaces that variant's earlier rows.
 Rows: variant, fold, case, region and the metric columns below.
 """
 
@@ -13,10 +18,13 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import subprocess
 import sys
 from pathlib import Path
 from typing import Optional
+
+import numpy as np
 
 from brats_unet.study.spec import load_study, only, run_dir
 
@@ -45,8 +53,10 @@ def runs_of(out: Path, variant: str) -> list[tuple[Optional[int], Path]]:
 
 def replace(name: str, rows: list[dict], path: Path) -> None:
     """Rewrite ``path`` with ``name``'s rows replaced by ``rows`` (the other variants' rows kept, in order)."""
-    with path.open() as f:
-        kept = [r for r in csv.DictReader(f) if r["variant"] != name]
+    kept = []
+    if path.is_file():
+        with path.open() as f:
+            kept = [r for r in csv.DictReader(f) if r["variant"] != name]
     with path.open("w", newline="") as f:
         writer = csv.DictWriter(f, COLUMNS)
         writer.writeheader()
@@ -70,17 +80,71 @@ def tta(out: Path, variant: str, scored: Path) -> None:
     replace(name, rows, HERE / "per_case_tta.csv")
 
 
+def ensemble(out: Path, variants: list[str], scored: Path, roots: list[Path], tta_: bool) -> None:
+    name = "+".join(variants) + ("_tta" if tta_ else "")
+    members = [runs_of(out, v) for v in variants]
+    rows: list[dict] = []
+    for fold_runs in zip(*members):
+        fold, dest = fold_runs[0][0], scored / name / f"fold{fold_runs[0][0]}.csv"
+        if not dest.is_file():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            ensemble_fold(name, fold, [run for _, run in fold_runs], roots, tta_, dest)
+        with dest.open() as f:
+            rows += list(csv.DictReader(f))
+    replace(name, rows, HERE / "per_case_ensemble.csv")
+
+
+def ensemble_fold(name: str, fold: Optional[int], runs: list[Path], roots: list[Path], tta_: bool,
+                  dest: Path) -> None:
+    """Score one fold's test cases with the averaged runs into ``dest`` (written whole at the end)."""
+    import nibabel as nib
+
+    import brats_unet as bu
+    from brats_unet.brats import MODALITIES
+
+    loaded = bu.load_runs(runs, checkpoint="last")
+    print(f"fold {fold}: {loaded.postprocess_note}", file=sys.stderr)
+    rows = []
+    for case in json.loads((runs[0] / "split.json").read_text())["test"]:
+        folder = next((r / case for r in roots if (r / case).is_dir()), None)
+        if folder is None:
+            sys.exit(f"{case}: in none of {', '.join(map(str, roots))}; give the study's roots with --data")
+        imgs = {m: nib.load(str(folder / f"{case}_{m}.nii.gz")) for m in MODALITIES}
+        seg = nib.load(str(folder / f"{case}_seg.nii.gz"))
+        labels = bu.predict_arrays(loaded, {m: np.asarray(i.dataobj) for m, i in imgs.items()},
+                                   imgs["flair"].affine, tta=tta_, case_id=case)
+        scores = bu.score(labels, np.asarray(seg.dataobj), seg.header.get_zooms()[:3])
+        rows += [{"variant": name, "fold": fold, "case": case, "region": region,
+                  **{k: s[k] for k in COLUMNS[4:]}} for region, s in scores.items()]
+        print(f"fold {fold} {case}: " + " ".join(f"{r} {s['dice']:.3f}" for r, s in scores.items()), file=sys.stderr)
+    tmp = dest.with_suffix(".tmp")
+    with tmp.open("w", newline="") as f:
+        writer = csv.DictWriter(f, COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    tmp.rename(dest)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["per-case", "tta"])
+    parser.add_argument("what", choices=["per-case", "tta", "ensemble"])
     parser.add_argument("out", type=Path, help="the study's --out folder")
-    parser.add_argument("variant")
-    parser.add_argument("--scored", type=Path, default=Path("runs/cv30_tta"), help="where the flip scores go")
+    parser.add_argument("variant", nargs="+", help="one variant; several for ensemble")
+    parser.add_argument("--scored", type=Path, help="where the flip or ensemble scores go (default: runs/cv30_tta, "
+                        "runs/cv30_ensemble)")
+    parser.add_argument("--data", type=Path, action="append", help="the study's data roots (ensemble; default: "
+                        "../shared/data/brats2018-sample and brats2018-extra)")
+    parser.add_argument("--tta", action="store_true", help="ensemble: with the 4 in-plane flips as well")
     args = parser.parse_args()
+    if args.what != "ensemble" and len(args.variant) != 1:
+        parser.error(f"{args.what} takes one variant")
     if args.what == "per-case":
-        per_case(args.out, args.variant)
+        per_case(args.out, args.variant[0])
+    elif args.what == "tta":
+        tta(args.out, args.variant[0], args.scored or Path("runs/cv30_tta"))
     else:
-        tta(args.out, args.variant, args.scored)
+        roots = args.data or [Path("../shared/data/brats2018-sample"), Path("../shared/data/brats2018-extra")]
+        ensemble(args.out, args.variant, args.scored or Path("runs/cv30_ensemble"), roots, args.tta)
 
 
 if __name__ == "__main__":
