@@ -24,8 +24,6 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-import numpy as np
-
 from brats_unet.study.spec import load_study, only, run_dir
 
 HERE = Path(__file__).resolve().parent
@@ -51,16 +49,24 @@ def runs_of(out: Path, variant: str) -> list[tuple[Optional[int], Path]]:
     return runs
 
 
+def write_rows(path: Path, rows: list[dict]) -> None:
+    """Write ``rows`` in this folder's columns to ``path`` through a temporary file, so a stopped run leaves no
+    half-written file."""
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w", newline="") as f:
+        writer = csv.DictWriter(f, COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    tmp.rename(path)
+
+
 def replace(name: str, rows: list[dict], path: Path) -> None:
     """Rewrite ``path`` with ``name``'s rows replaced by ``rows`` (the other variants' rows kept, in order)."""
     kept = []
     if path.is_file():
         with path.open() as f:
             kept = [r for r in csv.DictReader(f) if r["variant"] != name]
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, COLUMNS)
-        writer.writeheader()
-        writer.writerows(kept + rows)
+    write_rows(path, kept + rows)
     print(f"{path}: {len(rows)} rows of {name}, {len(kept)} of the other variants")
 
 
@@ -85,7 +91,8 @@ def ensemble(out: Path, variants: list[str], scored: Path, roots: list[Path], tt
     members = [runs_of(out, v) for v in variants]
     rows: list[dict] = []
     for fold_runs in zip(*members):
-        fold, dest = fold_runs[0][0], scored / name / f"fold{fold_runs[0][0]}.csv"
+        fold = fold_runs[0][0]
+        dest = scored / name / f"fold{fold}.csv"
         if not dest.is_file():
             dest.parent.mkdir(parents=True, exist_ok=True)
             ensemble_fold(name, fold, [run for _, run in fold_runs], roots, tta_, dest)
@@ -97,32 +104,24 @@ def ensemble(out: Path, variants: list[str], scored: Path, roots: list[Path], tt
 def ensemble_fold(name: str, fold: Optional[int], runs: list[Path], roots: list[Path], tta_: bool,
                   dest: Path) -> None:
     """Score one fold's test cases with the averaged runs into ``dest`` (written whole at the end)."""
-    import nibabel as nib
+    from errors import load_case  # this folder's case loader (images, reference, affine, spacing)
 
     import brats_unet as bu
-    from brats_unet.brats import MODALITIES
 
     loaded = bu.load_runs(runs, checkpoint="last")
     print(f"fold {fold}: {loaded.postprocess_note}", file=sys.stderr)
     rows = []
     for case in json.loads((runs[0] / "split.json").read_text())["test"]:
-        folder = next((r / case for r in roots if (r / case).is_dir()), None)
-        if folder is None:
+        root = next((r for r in roots if (r / case).is_dir()), None)
+        if root is None:
             sys.exit(f"{case}: in none of {', '.join(map(str, roots))}; give the study's roots with --data")
-        imgs = {m: nib.load(str(folder / f"{case}_{m}.nii.gz")) for m in MODALITIES}
-        seg = nib.load(str(folder / f"{case}_seg.nii.gz"))
-        labels = bu.predict_arrays(loaded, {m: np.asarray(i.dataobj) for m, i in imgs.items()},
-                                   imgs["flair"].affine, tta=tta_, case_id=case)
-        scores = bu.score(labels, np.asarray(seg.dataobj), seg.header.get_zooms()[:3])
+        images, ref, affine, spacing = load_case(root, case)
+        labels = bu.predict_arrays(loaded, images, affine, tta=tta_, case_id=case)
+        scores = bu.score(labels, ref, spacing)
         rows += [{"variant": name, "fold": fold, "case": case, "region": region,
                   **{k: s[k] for k in COLUMNS[4:]}} for region, s in scores.items()]
         print(f"fold {fold} {case}: " + " ".join(f"{r} {s['dice']:.3f}" for r, s in scores.items()), file=sys.stderr)
-    tmp = dest.with_suffix(".tmp")
-    with tmp.open("w", newline="") as f:
-        writer = csv.DictWriter(f, COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-    tmp.rename(dest)
+    write_rows(dest, rows)
 
 
 def main() -> None:
