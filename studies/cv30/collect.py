@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 from typing import Optional
 
+from brats_unet.atomic_files import write_csv
 from brats_unet.study.spec import load_study, only, run_dir
 
 HERE = Path(__file__).resolve().parent
@@ -49,24 +50,13 @@ def runs_of(out: Path, variant: str) -> list[tuple[Optional[int], Path]]:
     return runs
 
 
-def write_rows(path: Path, rows: list[dict]) -> None:
-    """Write ``rows`` in this folder's columns to ``path`` through a temporary file, so a stopped run leaves no
-    half-written file."""
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("w", newline="") as f:
-        writer = csv.DictWriter(f, COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-    tmp.rename(path)
-
-
 def replace(name: str, rows: list[dict], path: Path) -> None:
     """Rewrite ``path`` with ``name``'s rows replaced by ``rows`` (the other variants' rows kept, in order)."""
     kept = []
     if path.is_file():
         with path.open() as f:
             kept = [r for r in csv.DictReader(f) if r["variant"] != name]
-    write_rows(path, kept + rows)
+    write_csv(kept + rows, path, COLUMNS)
     print(f"{path}: {len(rows)} rows of {name}, {len(kept)} of the other variants")
 
 
@@ -121,7 +111,7 @@ def ensemble_fold(name: str, fold: Optional[int], runs: list[Path], roots: list[
         rows += [{"variant": name, "fold": fold, "case": case, "region": region,
                   **{k: s[k] for k in COLUMNS[4:]}} for region, s in scores.items()]
         print(f"fold {fold} {case}: " + " ".join(f"{r} {s['dice']:.3f}" for r, s in scores.items()), file=sys.stderr)
-    write_rows(dest, rows)
+    write_csv(rows, dest, COLUMNS)
 
 
 def main() -> None:
