@@ -57,6 +57,22 @@ def test_inference_overrides_are_limited_to_eval_keys(tiny_run, phantoms, run_cl
     assert ok.code == 0
 
 
+def test_predict_flips_follow_the_runs_eval_tta(tiny_run, phantoms, run_cli, tmp_path):
+    """--set eval.tta=true (or a run trained with it) predicts with flips, as evaluate scored it; --no-tta overrides."""
+    import numpy as np
+
+    def probabilities(name, *flags):
+        out = tmp_path / name
+        assert run_cli("predict", tiny_run, phantoms / "Synth_001", "--out", out, "--save-probabilities", "--quiet",
+                       *flags).code == 0
+        return np.load(out / "Synth_001_probabilities.npz")["probabilities"]
+
+    plain, flips = probabilities("plain"), probabilities("flags", "--tta")
+    assert not np.array_equal(plain, flips)
+    assert np.array_equal(probabilities("set", "--set", "eval.tta=true"), flips)  # was silently ignored
+    assert np.array_equal(probabilities("off", "--set", "eval.tta=true", "--no-tta"), plain)
+
+
 @pytest.mark.slow
 def test_predict_shows_progress_over_cases_unless_quiet(sample_run, sample_dir, run_cli, tmp_path):
     two = tmp_path / "two"

@@ -50,7 +50,7 @@ def _case(images: Mapping[str, np.ndarray], affine: Optional[np.ndarray], case_i
 
 
 def predict_arrays(run: LoadedRun, images: Mapping[str, np.ndarray], affine: Optional[np.ndarray] = None,
-                   labels: str = "brats2020", probabilities: bool = False, tta: bool = False,
+                   labels: str = "brats2020", probabilities: bool = False, tta: Optional[bool] = None,
                    case_id: str = "array", brain_mask: Optional[np.ndarray] = None, uncertainty: bool = False,
                    ) -> np.ndarray | tuple:
     """Segment one case given as arrays.
@@ -62,7 +62,7 @@ def predict_arrays(run: LoadedRun, images: Mapping[str, np.ndarray], affine: Opt
         affine: the volumes' 4x4 voxel-to-world matrix (spacing is read from it); identity if None.
         labels: the edition whose label codes to return (``brats2020``: ET = 4, ``brats2023``: ET = 3, ``msd``).
         probabilities: also return the (K, X, Y, Z) float32 probabilities (classes, or WT/TC/ET regions).
-        tta: average over flips.
+        tta: average over flips; None: as the run's ``eval.tta`` says.
         brain_mask: (X, Y, Z) brain mask (non-zero = brain) for images that are not skull-stripped or whose
             background is not one value; by default the brain is every voxel unlike the border value.
         uncertainty: also return {"WT", "TC", "ET": (X, Y, Z) uint8 0..100} uncertainty maps, as

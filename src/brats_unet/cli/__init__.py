@@ -108,7 +108,8 @@ def _model_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--case-id", help="case id for explicit files")
     p.add_argument("--brain-mask", metavar="FILE", help="with explicit files: a brain mask on their grid (non-zero = "
                    "brain), for images that are not skull-stripped or whose background is not one value")
-    p.add_argument("--tta", action="store_true", help="average predictions over flips")
+    p.add_argument("--tta", action=argparse.BooleanOptionalAction, help="average predictions over flips, or not "
+                   "(default: the run's eval.tta, the setting evaluate scored it with)")
     p.add_argument("--mc-dropout", type=int, metavar="N", help="average N Monte-Carlo dropout passes (a run "
                    "trained with model.dropout > 0; eval.mc_dropout)")
     p.add_argument("--save-probabilities", action="store_true", help="also write <case>_probabilities.npz")

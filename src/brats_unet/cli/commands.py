@@ -156,7 +156,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         if run.engine_note:  # one run (an ensemble's members may differ)
             print(run.engine_note, file=sys.stderr)
     if args.uncertainty and not args.quiet:
-        print(source_note(args.tta, len(runs), run.cfg.eval.mc_dropout), file=sys.stderr)
+        tta = run.cfg.eval.tta if args.tta is None else args.tta
+        print(source_note(tta, len(runs), run.cfg.eval.mc_dropout), file=sys.stderr)
     done = predict_cases(run, cases, args.out, args.tta, args.save_probabilities, args.labels,
                          progress=not args.quiet, naming=args.naming, uncertainty=args.uncertainty)
     print(done.summary(args.out))

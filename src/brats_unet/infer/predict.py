@@ -195,8 +195,13 @@ def _differences(now: dict, stored: object) -> str:
     return f" (differs at {'; '.join(diffs[:3])})" if diffs else ""
 
 
-def model_probabilities(run: LoadedRun, case: Case, tta: bool = False) -> tuple[torch.Tensor, CaseMeta]:
-    """Class (multiclass) or region (regions) probabilities in model space (K, S, H, W), and where they sit."""
+def model_probabilities(run: LoadedRun, case: Case, tta: Optional[bool] = None) -> tuple[torch.Tensor, CaseMeta]:
+    """Class (multiclass) or region (regions) probabilities in model space (K, S, H, W), and where they sit.
+
+    ``tta`` None: the run's ``eval.tta`` (its config, or ``--set eval.tta=...``), the setting ``evaluate`` scored
+    and chose the post-processing with.
+    """
+    tta = run.cfg.eval.tta if tta is None else tta
     prepared = preprocess_case(case, run.cfg.data, with_seg=False, multiple=run.cfg.model.multiple)
     if any(abs(mm - 1.0) > 0.1 for mm in prepared.meta.spacing):
         print(f"warning: case {case.case_id}: voxel spacing {' x '.join(f'{mm:.2f}' for mm in prepared.meta.spacing)} "
@@ -229,7 +234,7 @@ def labels_in_original(probs: torch.Tensor, meta: CaseMeta, mode: str, chunk: in
     return np.ascontiguousarray(out.transpose(1, 2, 0))
 
 
-def segment(run: LoadedRun, case: Case, tta: bool = False, probabilities: bool = False,
+def segment(run: LoadedRun, case: Case, tta: Optional[bool] = None, probabilities: bool = False,
             postprocess: bool = True) -> tuple[np.ndarray, Optional[torch.Tensor]]:
     """(internal labels (X, Y, Z) uint8, probabilities (K, X, Y, Z) when asked, else None) for one case;
     the run's chosen post-processing applied to the labels unless ``postprocess`` is False."""
@@ -257,8 +262,9 @@ def seg_name(case_id: str, naming: str = "default") -> str:
     return f"{case_id}.nii.gz" if naming == "challenge" else f"{case_id}_seg.nii.gz"
 
 
-def predict_case(run: LoadedRun, case: Case, out_dir: Path, tta: bool = False, save_probabilities: bool = False,
-                 labels: Optional[str] = None, naming: str = "default", uncertainty: bool = False) -> tuple[Path, bool]:
+def predict_case(run: LoadedRun, case: Case, out_dir: Path, tta: Optional[bool] = None,
+                 save_probabilities: bool = False, labels: Optional[str] = None, naming: str = "default",
+                 uncertainty: bool = False) -> tuple[Path, bool]:
     """Segment one case and write ``<case>_seg.nii.gz`` (``naming="challenge"``: ``<case>.nii.gz``), and
     optionally ``<case>_probabilities.npz`` and the QU-BraTS uncertainty maps (``infer/uncertainty.py``).
 
@@ -298,7 +304,7 @@ def _about(case_id: str, message: str) -> str:
     return message if message.startswith(f"case {case_id}") else f"case {case_id}: {message}"
 
 
-def predict_cases(run: LoadedRun, cases: list[Case], out_dir: str | Path, tta: bool = False,
+def predict_cases(run: LoadedRun, cases: list[Case], out_dir: str | Path, tta: Optional[bool] = None,
                   save_probabilities: bool = False, labels: Optional[str] = None,
                   progress: bool = True, naming: str = "default", uncertainty: bool = False) -> Predictions:
     """Predict every case; a failing case (bad input, a failed write) is reported and the others still run."""
