@@ -10,7 +10,7 @@ from scipy import stats
 from brats_unet.cli import main
 from brats_unet.errors import ConfigError
 from brats_unet.study.spec import load_study, only
-from brats_unet.study.stats import bootstrap_ci, compare, min_p, wilcoxon_p
+from brats_unet.study.stats import bootstrap_ci, compare, leaders, min_p, wilcoxon_p
 
 from ..checks import assert_drawn
 
@@ -48,6 +48,9 @@ def test_report_and_summary(study_run):
         assert_drawn(out / name)
     assert "n_cases" in rows[1] and rows[1]["n_cases"] == "5"
     assert "no difference can reach p < 0.05" in text  # 5 cases: smallest p is 0.0625
+    for region in ("WT", "TC", "ET"):  # so neither variant can be named the sole winner
+        line = next(x for x in text.splitlines() if x.startswith(f"- {region} dice: **"))
+        assert "level with it (p ≥ .05): " in line, line
 
 
 def test_p_value_matches_scipy_on_per_case_rows(study_run):
@@ -113,6 +116,20 @@ def test_stats_helpers():
     assert min_p(4) == 0.125 and min_p(6) == pytest.approx(0.03125)
     c = compare({"a": 1.0, "b": 0.5}, {"a": 0.5, "b": 0.5, "c": 0.1})
     assert c["n"] == 2 and c["mean_diff"] == pytest.approx(0.25) and c["too_few"]
+
+
+def test_leaders_name_the_variants_the_cases_cannot_separate():
+    cases = [f"c{i}" for i in range(12)]
+    a = {c: 0.80 + 0.01 * (i % 5) for i, c in enumerate(cases)}
+    # b: .001 higher on average but up on half the cases and down on the rest (p near 1): level, not a winner
+    b = {c: a[c] + (0.021 if i % 2 else -0.019) for i, c in enumerate(cases)}
+    worse = {c: a[c] - 0.05 - 0.001 * i for i, c in enumerate(cases)}  # lower on every case: p = 2 / 2**12
+    assert leaders({"a": a, "b": b, "worse": worse}) == ("b", ["a"])
+    assert leaders({"a": a, "worse": worse}) == ("a", [])
+    # lower is better (HD95): the worst Dice-like values become the best; NaN cases are left out of the means
+    hd = {"a": {**a, "c0": float("nan")}, "worse": worse}
+    assert leaders(hd, higher_is_better=False) == ("worse", [])
+    assert leaders({"a": {"c0": float("nan")}}) is None
 
 
 def test_study_parsing_errors(tmp_path):

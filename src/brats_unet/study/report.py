@@ -15,7 +15,7 @@ from ..metrics.regions import summarise
 from ..plots import pyplot, save_figure
 from ..runs.folder import read_metrics, read_run_config, read_run_info
 from .spec import Study, Variant, run_dir, stored_split
-from .stats import bootstrap_ci, compare
+from .stats import bootstrap_ci, compare, leaders
 
 METRICS = (("dice", "max"), ("hd95", "min"))
 
@@ -43,9 +43,10 @@ def pooled_test_metrics(study: Study, out: Path, variant: Variant) -> dict[str, 
     return {k: float(np.mean([float(r[k]) for r in rows])) for k in ("loss", "accuracy", "mean_iou", "dice")}
 
 
-def summary_rows(study: Study, out: Path) -> list[dict]:
-    """One row per variant: paper metrics, region Dice/HD95 mean and sd, and paired tests vs the baseline."""
-    cases = {v.name: per_case(study, out, v) for v in study.variants}
+def summary_rows(study: Study, out: Path, cases: dict | None = None) -> list[dict]:
+    """One row per variant: paper metrics, region Dice/HD95 mean and sd, and paired tests vs the baseline
+    (``cases``: each variant's ``per_case``, read here when not given)."""
+    cases = cases or {v.name: per_case(study, out, v) for v in study.variants}
     base = cases[study.baseline]
     rows = []
     for v in study.variants:
@@ -102,15 +103,19 @@ def _resolution_table(rows: list[dict], baseline: str) -> list[str]:
     return lines
 
 
-def _best(rows: list[dict]) -> list[str]:
+def _best(rows: list[dict], cases: dict[str, dict[tuple[str, str], dict[str, float]]]) -> list[str]:
+    """The best mean per region and metric, with the variants the paired cases cannot tell from it."""
     lines = []
     for region in REGIONS:
         for metric, direction in METRICS:
-            key = f"{region}_{metric}_mean"
-            valid = [r for r in rows if not math.isnan(r[key])]
-            if valid:
-                pick = (max if direction == "max" else min)(valid, key=lambda r: r[key])
-                lines.append(f"- {region} {metric}: **{pick['variant']}** ({_f(pick[key])})")
+            picked = leaders({r["variant"]: cases[r["variant"]][(region, metric)] for r in rows},
+                             higher_is_better=direction == "max")
+            if picked is None:
+                continue
+            best, level = picked
+            mean = next(r for r in rows if r["variant"] == best)[f"{region}_{metric}_mean"]
+            tail = f"; level with it (p ≥ .05): {', '.join(level)}" if level else "; ahead of every other variant"
+            lines.append(f"- {region} {metric}: **{best}** ({_f(mean)}){tail}")
     return lines
 
 
@@ -194,7 +199,8 @@ def budget_line(study: Study, out: Path) -> str:
 
 def write_report(study: Study, out: Path, data: str | Path) -> list[dict]:
     """Write ``summary.csv`` and ``report.md`` (with the two figures); return the summary rows."""
-    rows = summary_rows(study, out)
+    cases = {v.name: per_case(study, out, v) for v in study.variants}
+    rows = summary_rows(study, out, cases)
     write_csv(rows, out / "summary.csv", list(dict.fromkeys(k for r in rows for k in r)))
     dice_bars(study, out)
     val_curves(study, out)
@@ -216,7 +222,10 @@ def write_report(study: Study, out: Path, data: str | Path) -> list[dict]:
         "The smallest lead these paired cases resolve (80 % power, two-sided α = .05, from the sd of the per-case "
         "differences): a smaller difference is within the noise of this many cases.", "",
         *_resolution_table(rows, study.baseline), "",
-        "## Best variant per metric", "", *_best(rows), "",
+        "## Best variant per metric", "",
+        "The highest mean (lowest for HD95), and the variants whose paired per-case differences from it are not "
+        "significant (two-sided Wilcoxon p ≥ .05): those are level with it on these cases.", "",
+        *_best(rows, cases), "",
         "## Figures", "", "![Region Dice per variant](dice_bars.png)", "", "![Validation curves](val_curves.png)", ""])
     atomic_write_text(out / "report.md", text)
     atomic_write_text(out / "report.html", _html(study, rows, design(study, out), out))

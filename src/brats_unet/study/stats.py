@@ -62,3 +62,20 @@ def compare(values: dict[str, float], baseline: dict[str, float]) -> dict:
     n = int((~np.isnan(diff)).sum())
     return {"n": n, "mean_diff": float(np.nanmean(diff)) if n else math.nan, "ci_low": lo, "ci_high": hi,
             "p": wilcoxon_p(diff), "min_p": min_p(n), "too_few": min_p(n) > 0.05, "resolvable": resolvable(diff)}
+
+
+def leaders(values: dict[str, dict[str, float]], higher_is_better: bool = True,
+            alpha: float = 0.05) -> tuple[str, list[str]] | None:
+    """The variant with the best mean over cases, and the others its paired cases cannot tell from it.
+
+    ``values`` is {variant: {case: value}}. A variant is level with the best when the two-sided Wilcoxon p of the
+    paired differences is not below ``alpha`` (or cannot be computed): naming a single winner on a .001 lead would
+    present noise as a result. None when no variant has a finite mean.
+    """
+    means = {name: float(np.nanmean(list(v.values()))) for name, v in values.items()
+             if np.isfinite(list(v.values())).any()}
+    if not means:
+        return None
+    best = (max if higher_is_better else min)(means, key=lambda name: means[name])
+    level = [name for name in means if name != best and not compare(values[name], values[best])["p"] < alpha]
+    return best, level
