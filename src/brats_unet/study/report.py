@@ -43,10 +43,11 @@ def pooled_test_metrics(study: Study, out: Path, variant: Variant) -> dict[str, 
     return {k: float(np.mean([float(r[k]) for r in rows])) for k in ("loss", "accuracy", "mean_iou", "dice")}
 
 
-def summary_rows(study: Study, out: Path, cases: dict | None = None) -> list[dict]:
-    """One row per variant: paper metrics, region Dice/HD95 mean and sd, and paired tests vs the baseline
-    (``cases``: each variant's ``per_case``, read here when not given)."""
-    cases = cases or {v.name: per_case(study, out, v) for v in study.variants}
+Cases = dict[str, dict[tuple[str, str], dict[str, float]]]  # {variant: per_case(...)}
+
+
+def summary_rows(study: Study, out: Path, cases: Cases) -> list[dict]:
+    """One row per variant: paper metrics, region Dice/HD95 mean and sd, and paired tests vs the baseline."""
     base = cases[study.baseline]
     rows = []
     for v in study.variants:
@@ -103,7 +104,7 @@ def _resolution_table(rows: list[dict], baseline: str) -> list[str]:
     return lines
 
 
-def _best(rows: list[dict], cases: dict[str, dict[tuple[str, str], dict[str, float]]]) -> list[str]:
+def _best(rows: list[dict], cases: Cases) -> list[str]:
     """The best mean per region and metric, with the variants the paired cases cannot tell from it."""
     lines = []
     for region in REGIONS:
@@ -119,7 +120,7 @@ def _best(rows: list[dict], cases: dict[str, dict[tuple[str, str], dict[str, flo
     return lines
 
 
-def dice_bars(study: Study, out: Path) -> Path:
+def dice_bars(study: Study, out: Path, cases: Cases) -> Path:
     """Grouped bars: mean region Dice per variant with a bootstrap 95 % CI over test cases."""
     plt = pyplot()
     names = [v.name for v in study.variants]
@@ -129,7 +130,7 @@ def dice_bars(study: Study, out: Path) -> Path:
         means: list[float] = []
         errs: list[list[float]] = [[], []]
         for v in study.variants:
-            vals = np.array(list(per_case(study, out, v)[(region, "dice")].values()))
+            vals = np.array(list(cases[v.name][(region, "dice")].values()))
             lo, hi = bootstrap_ci(vals)
             m = float(np.nanmean(vals))
             means.append(m)
@@ -202,7 +203,7 @@ def write_report(study: Study, out: Path, data: str | Path) -> list[dict]:
     cases = {v.name: per_case(study, out, v) for v in study.variants}
     rows = summary_rows(study, out, cases)
     write_csv(rows, out / "summary.csv", list(dict.fromkeys(k for r in rows for k in r)))
-    dice_bars(study, out)
+    dice_bars(study, out, cases)
     val_curves(study, out)
     n, min_p = rows[-1].get("n_cases", 0), rows[-1].get("min_p", 1.0)
     note = (f"**Too few cases for a test to mean anything:** with {n} paired test cases the smallest p-value "
