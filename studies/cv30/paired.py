@@ -1,6 +1,7 @@
 """Paired comparison of any two variants of the CV from ``per_case.csv`` (the study report compares every variant
 with one baseline only): per region, both means, the difference with its bootstrap 95 % CI, the Wilcoxon p and
-the smallest lead these paired cases resolve, for Dice and HD95, with the package's own statistics.
+the smallest lead these paired cases resolve, and how many paired cases a lead of ``--lead`` (Dice; ``--lead-mm``
+for HD95) would need with this spread, for Dice and HD95, with the package's own statistics.
 
     .venv/bin/python studies/cv30/paired.py recommended_800 reference_800
     .venv/bin/python studies/cv30/paired.py recommended_800 recommended_800_tta --csv studies/cv30/per_case_tta.csv
@@ -13,7 +14,7 @@ import csv
 from pathlib import Path
 
 from brats_unet.brats import REGION_NAMES
-from brats_unet.study.stats import compare
+from brats_unet.study.stats import cases_needed, compare
 
 HERE = Path(__file__).resolve().parent
 
@@ -23,9 +24,11 @@ def scores(rows: list[dict], variant: str, region: str, metric: str) -> dict[str
     return {r["case"]: float(r[metric]) for r in rows if r["variant"] == variant and r["region"] == region}
 
 
-def table(rows: list[dict], a: str, b: str) -> list[str]:
+def table(rows: list[dict], a: str, b: str, lead: float = 0.03, lead_mm: float = 2.0) -> list[str]:
     """Markdown rows: ``a`` against ``b`` per region and metric."""
-    out = [f"| {a} − {b} | n | {a} | {b} | Δ [95 % CI] | Wilcoxon p | resolves ± |", "|---|---|---|---|---|---|---|"]
+    plan = f"cases for ±{lead:g} / ±{lead_mm:g} mm"
+    out = [f"| {a} − {b} | n | {a} | {b} | Δ [95 % CI] | Wilcoxon p | resolves ± | {plan} |",
+           "|---|---|---|---|---|---|---|---|"]
     for metric in ("dice", "hd95"):
         for region in REGION_NAMES:
             va, vb = scores(rows, a, region, metric), scores(rows, b, region, metric)
@@ -36,8 +39,9 @@ def table(rows: list[dict], a: str, b: str) -> list[str]:
             common = sorted(set(va) & set(vb))
             mean_a = sum(va[k] for k in common) / len(common)
             mean_b = sum(vb[k] for k in common) / len(common)
+            need = cases_needed([va[k] - vb[k] for k in common], lead if metric == "dice" else lead_mm)
             out.append(f"| {region} {metric} | {c['n']} | {mean_a:.3f} | {mean_b:.3f} | {c['mean_diff']:+.3f} "
-                       f"[{c['ci_low']:+.3f}, {c['ci_high']:+.3f}] | {c['p']:.3f} | {c['resolvable']:.3f} |")
+                       f"[{c['ci_low']:+.3f}, {c['ci_high']:+.3f}] | {c['p']:.3f} | {c['resolvable']:.3f} | {need} |")
     return out
 
 
@@ -46,12 +50,14 @@ def main() -> None:
     p.add_argument("a")
     p.add_argument("b")
     p.add_argument("--csv", action="append", default=None, help="per-case CSVs (default: this folder's per_case.csv)")
+    p.add_argument("--lead", type=float, default=0.03, help="Dice lead to plan for (paired cases it needs)")
+    p.add_argument("--lead-mm", type=float, default=2.0, help="HD95 lead in mm to plan for")
     args = p.parse_args()
     rows: list[dict] = []
     for path in args.csv or [str(HERE / "per_case.csv")]:
         with open(path, newline="") as f:
             rows += list(csv.DictReader(f))
-    print("\n".join(table(rows, args.a, args.b)))
+    print("\n".join(table(rows, args.a, args.b, args.lead, args.lead_mm)))
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ import csv
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from brats_unet.cli import main
@@ -13,6 +14,7 @@ from brats_unet.data.synth import write_synthetic
 from brats_unet.errors import ConfigError, DataError
 from brats_unet.study.folds import check_folds, fold_split
 from brats_unet.study.spec import load_study
+from brats_unet.study.stats import cases_needed
 
 CV = """
 name: tiny-cv
@@ -88,7 +90,15 @@ def test_report_pools_all_folds(cv_study):
         path = out / "runs" / "dice_ce" / f"fold{k}" / "seed0" / "eval" / "per_case.csv"
         pooled |= {r["case"]: float(r["dice"]) for r in csv.DictReader(open(path)) if r["region"] == "WT"}
     assert float(rows[1]["WT_dice_mean"]) == pytest.approx(sum(pooled.values()) / len(pooled))
+    base = {}
+    for k in range(3):
+        path = out / "runs" / "ce" / f"fold{k}" / "seed0" / "eval" / "per_case.csv"
+        base |= {r["case"]: float(r["dice"]) for r in csv.DictReader(open(path)) if r["region"] == "WT"}
+    # the planning figure: paired cases a .03 lead would need at the spread of the 7 pooled differences
+    need = cases_needed(np.array([pooled[c] - base[c] for c in sorted(pooled)]), 0.03)
+    assert rows[1]["WT_dice_cases_needed"] == str(need)
     text = (out / "report.md").read_text()
+    assert f"({need} cases for ±0.03)" in text
     assert "3-fold patient-level cross-validation over 7 cases" in text and "smallest lead" in text
     assert "2 steps of 4 (8 samples)" in text and "trained on:" in text
 

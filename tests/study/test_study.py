@@ -10,7 +10,7 @@ from scipy import stats
 from brats_unet.cli import main
 from brats_unet.errors import ConfigError
 from brats_unet.study.spec import load_study, only
-from brats_unet.study.stats import bootstrap_ci, compare, leaders, min_p, wilcoxon_p
+from brats_unet.study.stats import Z_POWER, bootstrap_ci, cases_needed, compare, leaders, min_p, resolvable, wilcoxon_p
 
 from ..checks import assert_drawn
 
@@ -116,6 +116,15 @@ def test_stats_helpers():
     assert min_p(4) == 0.125 and min_p(6) == pytest.approx(0.03125)
     c = compare({"a": 1.0, "b": 0.5}, {"a": 0.5, "b": 0.5, "c": 0.1})
     assert c["n"] == 2 and c["mean_diff"] == pytest.approx(0.25) and c["too_few"]
+
+
+def test_cases_needed_inverts_the_resolvable_lead():
+    d = np.array([0.1, -0.1, 0.1, -0.1])  # sd = sqrt(.04 / 3); by hand (2.8016 * .11547 / .03)^2 = 116.3 -> 117
+    assert cases_needed(d, 0.03) == 117
+    # the inverse of resolvable(): n cases of this spread resolve a .03 lead at 117, not yet at 116
+    assert Z_POWER * d.std(ddof=1) / np.sqrt(117) <= 0.03 < Z_POWER * d.std(ddof=1) / np.sqrt(116)
+    assert resolvable(d) == pytest.approx(Z_POWER * d.std(ddof=1) / 2)
+    assert cases_needed(d, 0.5) == 2 and cases_needed(d[:1], 0.03) is None and cases_needed(d, 0.0) is None
 
 
 def test_leaders_name_the_variants_the_cases_cannot_separate():

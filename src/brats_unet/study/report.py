@@ -18,6 +18,8 @@ from .spec import Study, Variant, run_dir, stored_split
 from .stats import bootstrap_ci, compare, leaders
 
 METRICS = (("dice", "max"), ("hd95", "min"))
+# the leads a study is planned for: how many paired cases would resolve them at the spread this study found
+PLAN_LEAD = {"dice": 0.03, "hd95": 2.0}
 
 
 def per_case(study: Study, out: Path, variant: Variant) -> dict[tuple[str, str], dict[str, float]]:
@@ -59,10 +61,11 @@ def summary_rows(study: Study, out: Path, cases: Cases) -> list[dict]:
                 s = summarise(values.values())
                 row[f"{region}_{metric}_mean"], row[f"{region}_{metric}_sd"] = s["mean"], s["sd"]
                 if v.name != study.baseline:
-                    c = compare(values, base[(region, metric)])
+                    c = compare(values, base[(region, metric)], PLAN_LEAD[metric])
                     row.update({f"{region}_{metric}_diff": c["mean_diff"], f"{region}_{metric}_ci_low": c["ci_low"],
                                 f"{region}_{metric}_ci_high": c["ci_high"], f"{region}_{metric}_p": c["p"],
-                                f"{region}_{metric}_resolvable": c["resolvable"]})
+                                f"{region}_{metric}_resolvable": c["resolvable"],
+                                f"{region}_{metric}_cases_needed": c["cases_needed"]})
                     row["n_cases"], row["min_p"] = c["n"], c["min_p"]
         rows.append(row)
     return rows
@@ -70,6 +73,11 @@ def summary_rows(study: Study, out: Path, cases: Cases) -> list[dict]:
 
 def _f(x: float, digits: int = 3) -> str:
     return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
+
+
+def _n(x: int | None) -> str:
+    """A cases-needed cell (None below 2 paired cases)."""
+    return "n/a" if x is None else f"{x} cases for ±{PLAN_LEAD['dice']:g}"
 
 
 def _results_table(rows: list[dict], baseline: str) -> list[str]:
@@ -99,7 +107,8 @@ def _comparison_table(rows: list[dict], baseline: str) -> list[str]:
 def _resolution_table(rows: list[dict], baseline: str) -> list[str]:
     lines = [f"| variant vs {baseline} | " + " | ".join(f"{r} Dice" for r in REGIONS) + " |",
              "|---" * (1 + len(REGIONS)) + "|"]
-    lines += [f"| {row['variant']} | " + " | ".join(f"±{_f(row[f'{r}_dice_resolvable'])}" for r in REGIONS) + " |"
+    lines += [f"| {row['variant']} | " + " | ".join(f"±{_f(row[f'{r}_dice_resolvable'])} "
+                                                 f"({_n(row.get(f'{r}_dice_cases_needed'))})" for r in REGIONS) + " |"
               for row in rows if row["variant"] != baseline]
     return lines
 
@@ -221,7 +230,9 @@ def write_report(study: Study, out: Path, data: str | Path) -> list[dict]:
         "Per-case differences (variant − baseline), mean with a bootstrap 95 % CI (10,000 resamples of cases) and the "
         "two-sided Wilcoxon signed-rank p-value.", "", note, "", *_comparison_table(rows, study.baseline), "",
         "The smallest lead these paired cases resolve (80 % power, two-sided α = .05, from the sd of the per-case "
-        "differences): a smaller difference is within the noise of this many cases.", "",
+        "differences): a smaller difference is within the noise of this many cases. In brackets, the paired cases a "
+        f"lead of {PLAN_LEAD['dice']:g} Dice would need at this spread (summary.csv: `*_cases_needed`, also for "
+        f"{PLAN_LEAD['hd95']:g} mm of HD95): the figure to plan the next study by.", "",
         *_resolution_table(rows, study.baseline), "",
         "## Best variant per metric", "",
         "The highest mean (lowest for HD95), and the variants whose paired per-case differences from it are not "

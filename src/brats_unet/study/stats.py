@@ -5,7 +5,8 @@ With n paired cases the exact two-sided Wilcoxon test cannot go below p = 2 / 2*
 
 The smallest lead n paired cases resolve: with sd the standard deviation of the per-case differences, a true
 mean difference of (z_.975 + z_.8) * sd / sqrt(n) = 2.80 * sd / sqrt(n) is found at two-sided alpha = .05 four
-times in five (normal approximation); smaller leads are within the noise of these cases.
+times in five (normal approximation); smaller leads are within the noise of these cases. Turned round, a lead
+of size L needs (2.80 * sd / L)^2 paired cases (``cases_needed``): the figure to plan a study by.
 """
 
 from __future__ import annotations
@@ -54,14 +55,31 @@ def resolvable(diff: np.ndarray) -> float:
     return float(Z_POWER * diff.std(ddof=1) / math.sqrt(len(diff))) if len(diff) >= 2 else math.nan
 
 
-def compare(values: dict[str, float], baseline: dict[str, float]) -> dict:
-    """Paired comparison of per-case values {case: value} against the baseline's."""
+def cases_needed(diff: np.ndarray, lead: float) -> int | None:
+    """Paired cases needed to resolve a true mean ``lead`` with the spread of these differences (80 % power, alpha .05).
+
+    The inverse of :func:`resolvable`: n = ceil((2.80 * sd / lead)^2), the planning figure of a study that wants
+    to show a lead of that size (None below 2 cases or for a lead that is not positive).
+    """
+    diff = np.asarray(diff, float)
+    diff = diff[~np.isnan(diff)]
+    if len(diff) < 2 or not lead > 0:
+        return None
+    return max(2, math.ceil((Z_POWER * diff.std(ddof=1) / lead) ** 2))
+
+
+def compare(values: dict[str, float], baseline: dict[str, float], lead: float | None = None) -> dict:
+    """Paired comparison of per-case values {case: value} against the baseline's.
+
+    With ``lead``, also the paired cases a true lead of that size would need at this spread (``cases_needed``).
+    """
     cases = sorted(set(values) & set(baseline))
     diff = np.array([values[c] - baseline[c] for c in cases], float)
     lo, hi = bootstrap_ci(diff)
     n = int((~np.isnan(diff)).sum())
     return {"n": n, "mean_diff": float(np.nanmean(diff)) if n else math.nan, "ci_low": lo, "ci_high": hi,
-            "p": wilcoxon_p(diff), "min_p": min_p(n), "too_few": min_p(n) > 0.05, "resolvable": resolvable(diff)}
+            "p": wilcoxon_p(diff), "min_p": min_p(n), "too_few": min_p(n) > 0.05, "resolvable": resolvable(diff),
+            "cases_needed": cases_needed(diff, lead) if lead else None}
 
 
 def leaders(values: dict[str, dict[str, float]], higher_is_better: bool = True,
