@@ -14,7 +14,7 @@ import csv
 from pathlib import Path
 
 from brats_unet.brats import REGION_NAMES
-from brats_unet.study.stats import cases_needed, compare
+from brats_unet.study.stats import compare
 
 HERE = Path(__file__).resolve().parent
 
@@ -35,13 +35,13 @@ def table(rows: list[dict], a: str, b: str, lead: float = 0.03, lead_mm: float =
             if not va or not vb:
                 raise SystemExit(f"no {region} {metric} rows for {a if not va else b}; variants: "
                                  f"{sorted({r['variant'] for r in rows})}")
-            c = compare(va, vb)
+            c = compare(va, vb, lead if metric == "dice" else lead_mm)
             common = sorted(set(va) & set(vb))
             mean_a = sum(va[k] for k in common) / len(common)
             mean_b = sum(vb[k] for k in common) / len(common)
-            need = cases_needed([va[k] - vb[k] for k in common], lead if metric == "dice" else lead_mm)
             out.append(f"| {region} {metric} | {c['n']} | {mean_a:.3f} | {mean_b:.3f} | {c['mean_diff']:+.3f} "
-                       f"[{c['ci_low']:+.3f}, {c['ci_high']:+.3f}] | {c['p']:.3f} | {c['resolvable']:.3f} | {need} |")
+                       f"[{c['ci_low']:+.3f}, {c['ci_high']:+.3f}] | {c['p']:.3f} | {c['resolvable']:.3f} | "
+                       f"{c['cases_needed']} |")
     return out
 
 

@@ -81,19 +81,22 @@ def test_no_patient_in_two_roles_of_a_fold(cv_study):
         assert split == json.loads((out / "splits" / f"fold{k}.json").read_text())
 
 
+def _pooled_wt_dice(out: Path, variant: str) -> dict[str, float]:
+    """{case: WT Dice} of a variant over the 3 folds' test cases, read from each fold run's own per_case.csv."""
+    pooled = {}
+    for k in range(3):
+        path = out / "runs" / variant / f"fold{k}" / "seed0" / "eval" / "per_case.csv"
+        pooled |= {r["case"]: float(r["dice"]) for r in csv.DictReader(open(path)) if r["region"] == "WT"}
+    return pooled
+
+
 def test_report_pools_all_folds(cv_study):
     _, out = cv_study
     rows = list(csv.DictReader(open(out / "summary.csv")))
     assert [r["variant"] for r in rows] == ["ce", "dice_ce"] and rows[1]["n_cases"] == "7"
-    pooled = {}
-    for k in range(3):
-        path = out / "runs" / "dice_ce" / f"fold{k}" / "seed0" / "eval" / "per_case.csv"
-        pooled |= {r["case"]: float(r["dice"]) for r in csv.DictReader(open(path)) if r["region"] == "WT"}
+    pooled = _pooled_wt_dice(out, "dice_ce")
     assert float(rows[1]["WT_dice_mean"]) == pytest.approx(sum(pooled.values()) / len(pooled))
-    base = {}
-    for k in range(3):
-        path = out / "runs" / "ce" / f"fold{k}" / "seed0" / "eval" / "per_case.csv"
-        base |= {r["case"]: float(r["dice"]) for r in csv.DictReader(open(path)) if r["region"] == "WT"}
+    base = _pooled_wt_dice(out, "ce")
     # the planning figure: paired cases a .03 lead would need at the spread of the 7 pooled differences
     need = cases_needed(np.array([pooled[c] - base[c] for c in sorted(pooled)]), 0.03)
     assert rows[1]["WT_dice_cases_needed"] == str(need)
