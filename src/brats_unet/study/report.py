@@ -108,7 +108,7 @@ def _resolution_table(rows: list[dict], baseline: str) -> list[str]:
     lines = [f"| variant vs {baseline} | " + " | ".join(f"{r} Dice" for r in REGIONS) + " |",
              "|---" * (1 + len(REGIONS)) + "|"]
     lines += [f"| {row['variant']} | " + " | ".join(f"±{_f(row[f'{r}_dice_resolvable'])} "
-                                                 f"({_n(row.get(f'{r}_dice_cases_needed'))})" for r in REGIONS) + " |"
+                                                 f"({_n(row[f'{r}_dice_cases_needed'])})" for r in REGIONS) + " |"
               for row in rows if row["variant"] != baseline]
     return lines
 

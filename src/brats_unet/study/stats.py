@@ -17,6 +17,12 @@ import numpy as np
 from scipy import stats
 
 
+def _finite(diff: np.ndarray) -> np.ndarray:
+    """The paired differences as floats, without the NaN cases (a metric undefined for one of the pair)."""
+    diff = np.asarray(diff, float)
+    return diff[~np.isnan(diff)]
+
+
 def min_p(n: int) -> float:
     """Smallest two-sided p-value an exact Wilcoxon signed-rank test can give with n non-zero pairs."""
     return min(1.0, 2.0 / 2**n) if n > 0 else 1.0
@@ -24,8 +30,7 @@ def min_p(n: int) -> float:
 
 def wilcoxon_p(diff: np.ndarray) -> float:
     """Two-sided Wilcoxon signed-rank p-value of paired differences (1.0 when all are zero, NaN if n = 0)."""
-    diff = np.asarray(diff, float)
-    diff = diff[~np.isnan(diff)]
+    diff = _finite(diff)
     if len(diff) == 0:
         return math.nan
     if not np.any(diff):
@@ -35,8 +40,7 @@ def wilcoxon_p(diff: np.ndarray) -> float:
 
 def bootstrap_ci(diff: np.ndarray, n_boot: int = 10000, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
     """Percentile bootstrap CI of the mean, resampling cases with replacement (seeded)."""
-    diff = np.asarray(diff, float)
-    diff = diff[~np.isnan(diff)]
+    diff = _finite(diff)
     if len(diff) == 0:
         return math.nan, math.nan
     rng = np.random.default_rng(seed)
@@ -50,8 +54,7 @@ Z_POWER = 1.959964 + 0.841621  # two-sided alpha = .05, power .8
 
 def resolvable(diff: np.ndarray) -> float:
     """Smallest mean paired difference these cases detect with 80 % power at alpha = .05 (NaN below 2 cases)."""
-    diff = np.asarray(diff, float)
-    diff = diff[~np.isnan(diff)]
+    diff = _finite(diff)
     return float(Z_POWER * diff.std(ddof=1) / math.sqrt(len(diff))) if len(diff) >= 2 else math.nan
 
 
@@ -61,8 +64,7 @@ def cases_needed(diff: np.ndarray, lead: float) -> int | None:
     The inverse of :func:`resolvable`: n = ceil((2.80 * sd / lead)^2), the planning figure of a study that wants
     to show a lead of that size (None below 2 cases or for a lead that is not positive).
     """
-    diff = np.asarray(diff, float)
-    diff = diff[~np.isnan(diff)]
+    diff = _finite(diff)
     if len(diff) < 2 or not lead > 0:
         return None
     return max(2, math.ceil((Z_POWER * diff.std(ddof=1) / lead) ** 2))
