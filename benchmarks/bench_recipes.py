@@ -28,6 +28,9 @@ RECIPES: dict[str, list[str]] = {
     "two_mod": ["data.modalities=[flair, t1ce]"],
     "deep_supervision": ["model.deep_supervision=true"],
     "patch3d": ["model.spatial_dims=3", "data.window=null", "data.patch_size=[96, 96, 96]", "train.batch_size=2"],
+    # precision forced either way: is bf16 native here, or emulated by oneDNN (slower than fp32)?
+    "recommended_fp32": ["train.precision=fp32"],
+    "recommended_bf16": ["train.precision=bf16"],
 }
 
 

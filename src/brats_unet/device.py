@@ -1,8 +1,8 @@
 """Device, numeric precision, autocast and memory format: how a model runs on the hardware.
 
 ``auto`` picks the fastest correct setting: CUDA -> bf16 autocast where the GPU supports it, else fp16
-AMP with a gradient scaler; CPU -> bf16 autocast where oneDNN reports native bf16 support (about 2.6x
-faster than fp32 for this model on AVX-512-BF16/AMX CPUs, benchmarks/RESULTS.md), else fp32.
+AMP with a gradient scaler; CPU -> bf16 autocast where the CPU computes bf16 natively (AVX-512-BF16 or AMX,
+Arm's BF16: about 2.6x faster than fp32 for this model, benchmarks/RESULTS.md; emulated, 2x slower), else fp32.
 Losses are always computed in float32.
 """
 
@@ -53,12 +53,33 @@ def machine_name(device: torch.device | None = None) -> str:
     return f"{model}, {os.cpu_count()} cores" + (", native bf16" if cpu_has_fast_bf16() else "")
 
 
-def cpu_has_fast_bf16() -> bool:
-    """True when oneDNN reports native bf16 support on this CPU."""
+def _x86() -> bool:
+    import platform
+
+    return platform.machine().lower() in ("x86_64", "amd64", "i386", "i686")
+
+
+def _onednn_bf16() -> bool:
     try:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):
         return False
+
+
+def cpu_has_fast_bf16() -> bool:
+    """True when this CPU computes bf16 natively: on x86 the AVX-512-BF16 or AMX instructions, elsewhere
+    (Arm's BF16 extension) what oneDNN reports.
+
+    oneDNN's own answer is not enough on x86: it says yes on any AVX-512 core and emulates bf16 in fp32
+    there. On an Intel Xeon (family 6 model 207) whose hypervisor hides AVX-512-BF16 and AMX, the recipe's
+    step took 1.88 s in bf16 against 0.88 s in fp32 (``benchmarks/bench_recipes.py``, benchmarks/RESULTS.md).
+    """
+    if not _onednn_bf16():
+        return False
+    if not _x86():
+        return True
+    checks = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    return any(bool(check()) for check in checks if check is not None)
 
 
 def resolve_precision(name: str, device: torch.device, key: str = "train.precision") -> str:

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from brats_unet.config import load_config
-from brats_unet.device import resolve_precision
+from brats_unet.device import cpu_has_fast_bf16, machine_name, resolve_precision
 from brats_unet.errors import ConfigError
 from brats_unet.runs.folder import read_metrics
 from brats_unet.train.loop import Trainer, train
@@ -48,6 +48,23 @@ def test_precision_choices_on_cpu():
     assert resolve_precision("bf16", cpu) == "bf16"
     with pytest.raises(ConfigError, match="fp16 needs a CUDA device"):
         resolve_precision("fp16", cpu)
+
+
+@pytest.mark.parametrize("x86, onednn, avx512_bf16, amx, fast", [
+    (True, True, False, False, False),  # oneDNN emulates bf16 on any AVX-512 core: 2x slower than fp32 there
+    (True, True, True, False, True),  # Zen 4/5, Cooper Lake
+    (True, True, False, True, True),  # AMX (Sapphire Rapids and later)
+    (True, False, True, True, False),
+    (False, True, False, False, True),  # Arm: oneDNN says yes only with the BF16 extension
+])
+def test_auto_picks_bf16_on_a_cpu_only_where_it_is_native(monkeypatch, x86, onednn, avx512_bf16, amx, fast):
+    monkeypatch.setattr("brats_unet.device._x86", lambda: x86)
+    monkeypatch.setattr("brats_unet.device._onednn_bf16", lambda: onednn)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+    assert cpu_has_fast_bf16() is fast
+    assert resolve_precision("auto", torch.device("cpu")) == ("bf16" if fast else "fp32")
+    assert machine_name().endswith(", native bf16") is fast
 
 
 @CUDA
