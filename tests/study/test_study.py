@@ -9,6 +9,7 @@ from scipy import stats
 
 from brats_unet.cli import main
 from brats_unet.errors import ConfigError
+from brats_unet.study import stats as study_stats
 from brats_unet.study.spec import load_study, only
 from brats_unet.study.stats import Z_POWER, bootstrap_ci, cases_needed, compare, leaders, min_p, resolvable, wilcoxon_p
 
@@ -50,7 +51,7 @@ def test_report_and_summary(study_run):
     assert "no difference can reach p < 0.05" in text  # 5 cases: smallest p is 0.0625
     for region in ("WT", "TC", "ET"):  # so neither variant can be named the sole winner
         line = next(x for x in text.splitlines() if x.startswith(f"- {region} dice: **"))
-        assert "level with it (p ≥ .05): " in line, line
+        assert "level with it (Holm p ≥ .05): " in line, line
 
 
 def test_p_value_matches_scipy_on_per_case_rows(study_run):
@@ -63,6 +64,7 @@ def test_p_value_matches_scipy_on_per_case_rows(study_run):
     expected = 1.0 if not diff.any() else stats.wilcoxon(diff).pvalue
     row = list(csv.DictReader(open(out / "summary.csv")))[1]
     assert float(row["WT_dice_p"]) == pytest.approx(expected)
+    assert float(row["WT_dice_p_holm"]) == pytest.approx(expected)  # one variant against the baseline: no adjustment
     assert float(row["WT_dice_diff"]) == pytest.approx(diff.mean())
 
 
@@ -139,6 +141,39 @@ def test_leaders_name_the_variants_the_cases_cannot_separate():
     hd = {"a": {**a, "c0": float("nan")}, "worse": worse}
     assert leaders(hd, higher_is_better=False) == ("worse", [])
     assert leaders({"a": {"c0": float("nan")}}) is None
+
+
+def test_summary_adjusts_each_region_p_over_the_variants():
+    from brats_unet.study.report import _add_holm
+
+    keys = [f"{r}_{m}_p" for r in ("WT", "TC", "ET") for m in ("dice", "hd95")]
+    rows = [{"variant": "base"}] + [{"variant": v, **dict.fromkeys(keys, p)} for v, p in (("a", 0.01), ("b", 0.04))]
+    _add_holm(rows, "base")
+    assert "WT_dice_p_holm" not in rows[0]
+    assert [rows[1]["ET_hd95_p_holm"], rows[2]["WT_dice_p_holm"]] == pytest.approx([0.02, 0.04])
+
+
+def test_holm_adjusts_by_hand():
+    # sorted .01, .02, .04, .30 of m = 4: 4 x .01 = .04; max(.04, 3 x .02 = .06); max(.06, 2 x .04 = .08); 1 x .30
+    adjusted = study_stats.holm({"a": 0.04, "b": 0.01, "c": 0.30, "d": 0.02})
+    assert adjusted == pytest.approx({"b": 0.04, "d": 0.06, "a": 0.08, "c": 0.30})
+    # monotone: a larger raw p never gets a smaller adjusted one; capped at 1; NaN counts as 1
+    adjusted = study_stats.holm({"a": 0.02, "b": 0.021, "c": float("nan")})
+    assert adjusted == pytest.approx({"a": 0.06, "b": 0.06, "c": 1.0})
+    assert study_stats.holm({"a": 0.5, "b": 0.6}) == {"a": 1.0, "b": 1.0} and study_stats.holm({}) == {}
+
+
+def test_leaders_correct_for_the_number_of_variants():
+    cases = [f"c{i}" for i in range(8)]
+    best = {c: 0.9 for c in cases}
+    # 7 of 8 cases lower, the one higher ranked 2nd (W = 2, exact p = 2 x 3 / 256 = .023 against the best):
+    # separated alone, level once 3 such variants compete (Holm: 3 x .023 > .05)
+    behind = {f"v{k}": {c: 0.9 - (0.01 * (i + 1 + k) if i else -0.025 - 0.01 * k) for i, c in enumerate(cases)}
+              for k in range(3)}
+    p = compare(behind["v0"], best)["p"]
+    assert p == pytest.approx(6 / 256)
+    assert leaders({"best": best, "v0": behind["v0"]}) == ("best", [])
+    assert leaders({"best": best, **behind}) == ("best", ["v0", "v1", "v2"])
 
 
 def test_study_parsing_errors(tmp_path):

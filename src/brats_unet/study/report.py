@@ -15,7 +15,7 @@ from ..metrics.regions import summarise
 from ..plots import pyplot, save_figure
 from ..runs.folder import read_metrics, read_run_config, read_run_info
 from .spec import Study, Variant, run_dir, stored_split
-from .stats import bootstrap_ci, compare, leaders
+from .stats import bootstrap_ci, compare, holm, leaders
 
 METRICS = (("dice", "max"), ("hd95", "min"))
 # the leads a study is planned for: how many paired cases would resolve them at the spread this study found
@@ -68,7 +68,20 @@ def summary_rows(study: Study, out: Path, cases: Cases) -> list[dict]:
                                 f"{region}_{metric}_cases_needed": c["cases_needed"]})
                     row["n_cases"], row["min_p"] = c["n"], c["min_p"]
         rows.append(row)
+    _add_holm(rows, study.baseline)
     return rows
+
+
+def _add_holm(rows: list[dict], baseline: str) -> None:
+    """``*_p_holm``: each p against the baseline, Holm-adjusted over the variants compared with it (per region
+    and metric), so that a study of many variants does not read one chance p < .05 as a lead."""
+    others = [row for row in rows if row["variant"] != baseline]
+    for region in REGIONS:
+        for metric, _ in METRICS:
+            key = f"{region}_{metric}_p"
+            adjusted = holm({row["variant"]: row[key] for row in others})
+            for row in others:
+                row[f"{key}_holm"] = adjusted[row["variant"]]
 
 
 def _f(x: float, digits: int = 3) -> str:
@@ -99,7 +112,7 @@ def _comparison_table(rows: list[dict], baseline: str) -> list[str]:
         if row["variant"] == baseline:
             continue
         cells = [f"{_f(row[f'{r}_dice_diff'], 3)} [{_f(row[f'{r}_dice_ci_low'])}, {_f(row[f'{r}_dice_ci_high'])}], "
-                 f"p = {_f(row[f'{r}_dice_p'], 3)}" for r in REGIONS]
+                 f"p = {_f(row[f'{r}_dice_p'], 3)} (Holm {_f(row[f'{r}_dice_p_holm'], 3)})" for r in REGIONS]
         lines.append(f"| {row['variant']} | " + " | ".join(cells) + " |")
     return lines
 
@@ -124,7 +137,7 @@ def _best(rows: list[dict], cases: Cases) -> list[str]:
                 continue
             best, level = picked
             mean = next(r for r in rows if r["variant"] == best)[f"{region}_{metric}_mean"]
-            tail = f"; level with it (p ≥ .05): {', '.join(level)}" if level else "; ahead of every other variant"
+            tail = f"; level with it (Holm p ≥ .05): {', '.join(level)}" if level else "; ahead of every other variant"
             lines.append(f"- {region} {metric}: **{best}** ({_f(mean)}){tail}")
     return lines
 
@@ -228,7 +241,9 @@ def write_report(study: Study, out: Path, data: str | Path) -> list[dict]:
         "Paper metrics are pooled over all pixels and include background (not BraTS region Dice).", "",
         f"## Paired comparison with the baseline `{study.baseline}`", "",
         "Per-case differences (variant − baseline), mean with a bootstrap 95 % CI (10,000 resamples of cases) and the "
-        "two-sided Wilcoxon signed-rank p-value.", "", note, "", *_comparison_table(rows, study.baseline), "",
+        "two-sided Wilcoxon signed-rank p-value; in brackets that p Holm-adjusted over the variants compared with the "
+        "baseline (Holm 1979), the one to read when several variants are screened at once.", "", note, "",
+        *_comparison_table(rows, study.baseline), "",
         "The smallest lead these paired cases resolve (80 % power, two-sided α = .05, from the sd of the per-case "
         "differences): a smaller difference is within the noise of this many cases. In brackets, the paired cases a "
         f"lead of {PLAN_LEAD['dice']:g} Dice would need at this spread (summary.csv: `*_cases_needed`, also for "
@@ -236,7 +251,8 @@ def write_report(study: Study, out: Path, data: str | Path) -> list[dict]:
         *_resolution_table(rows, study.baseline), "",
         "## Best variant per metric", "",
         "The highest mean (lowest for HD95), and the variants whose paired per-case differences from it are not "
-        "significant (two-sided Wilcoxon p ≥ .05): those are level with it on these cases.", "",
+        "significant (two-sided Wilcoxon p, Holm-adjusted over the other variants, ≥ .05): those are level with it "
+        "on these cases.", "",
         *_best(rows, cases), "",
         "## Figures", "", "![Region Dice per variant](dice_bars.png)", "", "![Validation curves](val_curves.png)", ""])
     atomic_write_text(out / "report.md", text)
@@ -251,10 +267,10 @@ def _html(study: Study, rows: list[dict], split: str, out: Path) -> str:
                 *[c.replace("_mean", "").replace("_", " ") for c in metric_cols]],
                [[r["variant"], r["test_accuracy"], r["test_mean_iou"], r["test_dice"], *[r[c] for c in metric_cols]]
                 for r in rows])
-    diffs = [f"{r}_dice_{k}" for r in REGIONS for k in ("diff", "p")]
+    diffs = [f"{r}_dice_{k}" for r in REGIONS for k in ("diff", "p", "p_holm")]
     comparison = (["variant", *[c.replace("_", " ") for c in diffs]],
                   [[r["variant"], *[r.get(c, "") for c in diffs]] for r in rows if r["variant"] != study.baseline])
     intro = (f"Study {study.name}: {split}; seeds {list(study.seeds)}, baseline {study.baseline}; p: two-sided "
-             "Wilcoxon signed-rank.")
+             "Wilcoxon signed-rank; p holm: Holm-adjusted over the variants.")
     figures = {"Region Dice per variant": out / "dice_bars.png", "Validation curves": out / "val_curves.png"}
     return study_html(f"brats-unet study {study.name}", intro, results, comparison, figures)
