@@ -78,11 +78,10 @@ def holm(pvalues: dict[str, float]) -> dict[str, float]:
     compares many variants with one baseline (or with the best): unadjusted, one in twenty level variants would
     read as ahead or behind at p < .05. A p that could not be computed (NaN) counts as 1.
     """
-    order = sorted(pvalues, key=lambda name: 1.0 if math.isnan(pvalues[name]) else pvalues[name])
-    adjusted, running, m = {}, 0.0, len(order)
-    for i, name in enumerate(order):
-        p = 1.0 if math.isnan(pvalues[name]) else pvalues[name]
-        running = max(running, min(1.0, (m - i) * p))
+    ps = {name: 1.0 if math.isnan(p) else p for name, p in pvalues.items()}
+    adjusted, running, m = {}, 0.0, len(ps)
+    for i, name in enumerate(sorted(ps, key=ps.__getitem__)):
+        running = max(running, min(1.0, (m - i) * ps[name]))
         adjusted[name] = running
     return adjusted
 
