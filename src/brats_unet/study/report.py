@@ -22,20 +22,48 @@ METRICS = (("dice", "max"), ("hd95", "min"))
 PLAN_LEAD = {"dice": 0.03, "hd95": 2.0}
 
 
-def per_case(study: Study, out: Path, variant: Variant) -> dict[tuple[str, str], dict[str, float]]:
-    """{(region, metric): {case: value averaged over seeds}} from each seed's per_case.csv, pooled over the
-    folds of a cross-validation (a case scored by two folds is an error: each is tested exactly once)."""
-    acc: dict[tuple[str, str], dict[str, list[float]]] = {}
+Scores = dict[tuple[str, str], dict[str, float]]  # {(region, metric): {case: value}}
+
+
+def seed_cases(study: Study, out: Path, variant: Variant, seed: int) -> Scores:
+    """One seed's per-case scores from its per_case.csv, pooled over the folds of a cross-validation (a case
+    scored by two folds is an error: each is tested exactly once)."""
+    acc: Scores = {}
     tested_by: dict[str, int | None] = {}
     for fold in study.fold_ids:
-        for seed in study.seeds:
-            for row in read_csv(run_dir(out, variant, seed, fold) / "eval" / "per_case.csv"):
-                if tested_by.setdefault(row["case"], fold) != fold:
-                    raise BratsError(f"{out}: case {row['case']} was tested in folds {tested_by[row['case']]} and "
-                                     f"{fold} of variant {variant.name}; the folds overlap")
-                for metric, _ in METRICS:
-                    acc.setdefault((row["region"], metric), {}).setdefault(row["case"], []).append(float(row[metric]))
+        for row in read_csv(run_dir(out, variant, seed, fold) / "eval" / "per_case.csv"):
+            if tested_by.setdefault(row["case"], fold) != fold:
+                raise BratsError(f"{out}: case {row['case']} was tested in folds {tested_by[row['case']]} and "
+                                 f"{fold} of variant {variant.name}; the folds overlap")
+            for metric, _ in METRICS:
+                acc.setdefault((row["region"], metric), {})[row["case"]] = float(row[metric])
+    return acc
+
+
+def per_case(study: Study, out: Path, variant: Variant) -> Scores:
+    """{(region, metric): {case: value averaged over seeds}}, pooled over folds."""
+    acc: dict[tuple[str, str], dict[str, list[float]]] = {}
+    for seed in study.seeds:
+        for key, values in seed_cases(study, out, variant, seed).items():
+            for case, value in values.items():
+                acc.setdefault(key, {}).setdefault(case, []).append(value)
     return {k: {c: float(np.nanmean(v)) for c, v in d.items()} for k, d in acc.items()}
+
+
+def seed_means(study: Study, out: Path, variant: Variant) -> dict[tuple[str, str], list[float]]:
+    """{(region, metric): [mean over the pooled test cases of each seed's run]}, in the study's seed order."""
+    means: dict[tuple[str, str], list[float]] = {}
+    for seed in study.seeds:
+        for key, values in seed_cases(study, out, variant, seed).items():
+            means.setdefault(key, []).append(float(np.nanmean(list(values.values()))))
+    return means
+
+
+def spread(means: list[float]) -> float:
+    """Largest minus smallest of the seeds' means: how far runs of one variant land apart when only the seed
+    changes (NaN with one seed, where it is not measured)."""
+    finite = [m for m in means if not math.isnan(m)]
+    return max(finite) - min(finite) if len(finite) >= 2 else math.nan
 
 
 def pooled_test_metrics(study: Study, out: Path, variant: Variant) -> dict[str, float]:
@@ -45,7 +73,7 @@ def pooled_test_metrics(study: Study, out: Path, variant: Variant) -> dict[str, 
     return {k: float(np.mean([float(r[k]) for r in rows])) for k in ("loss", "accuracy", "mean_iou", "dice")}
 
 
-Cases = dict[str, dict[tuple[str, str], dict[str, float]]]  # {variant: per_case(...)}
+Cases = dict[str, Scores]  # {variant: per_case(...)}
 
 
 def summary_rows(study: Study, out: Path, cases: Cases) -> list[dict]:
@@ -55,11 +83,15 @@ def summary_rows(study: Study, out: Path, cases: Cases) -> list[dict]:
     for v in study.variants:
         test = {f"test_{k}": x for k, x in pooled_test_metrics(study, out, v).items()}
         row = {"variant": v.name, "seeds": len(study.seeds), **test}
+        by_seed = seed_means(study, out, v)
         for region in REGIONS:
             for metric, _ in METRICS:
                 values = cases[v.name][(region, metric)]
                 s = summarise(values.values())
                 row[f"{region}_{metric}_mean"], row[f"{region}_{metric}_sd"] = s["mean"], s["sd"]
+                means = by_seed[(region, metric)]
+                row.update({f"{region}_{metric}_seed{seed}": m for seed, m in zip(study.seeds, means)})
+                row[f"{region}_{metric}_seed_spread"] = spread(means)
                 if v.name != study.baseline:
                     c = compare(values, base[(region, metric)], PLAN_LEAD[metric])
                     row.update({f"{region}_{metric}_diff": c["mean_diff"], f"{region}_{metric}_ci_low": c["ci_low"],
@@ -105,13 +137,22 @@ def _results_table(rows: list[dict], baseline: str) -> list[str]:
     return lines
 
 
+def within_spread(row: dict, base: dict, key: str) -> bool:
+    """True when a variant's mean difference from the baseline (``key``, e.g. ``WT_dice``) is smaller than the
+    seed-to-seed spread of either: a lead that two runs of one variant could show with nothing changed."""
+    spreads = [r[f"{key}_seed_spread"] for r in (row, base) if not math.isnan(r[f"{key}_seed_spread"])]
+    return bool(spreads) and abs(row[f"{key}_diff"]) < max(spreads)
+
+
 def _comparison_table(rows: list[dict], baseline: str) -> list[str]:
     lines = [f"| variant vs {baseline} | " + " | ".join(f"Δ {r} Dice [95 % CI], p" for r in REGIONS) + " |",
              "|---" * (1 + len(REGIONS)) + "|"]
+    base = next(row for row in rows if row["variant"] == baseline)
     for row in rows:
         if row["variant"] == baseline:
             continue
-        cells = [f"{_f(row[f'{r}_dice_diff'], 3)} [{_f(row[f'{r}_dice_ci_low'])}, {_f(row[f'{r}_dice_ci_high'])}], "
+        cells = [f"{_f(row[f'{r}_dice_diff'], 3)}{' †' if within_spread(row, base, f'{r}_dice') else ''} "
+                 f"[{_f(row[f'{r}_dice_ci_low'])}, {_f(row[f'{r}_dice_ci_high'])}], "
                  f"p = {_f(row[f'{r}_dice_p'], 3)} (Holm {_f(row[f'{r}_dice_p_holm'], 3)})" for r in REGIONS]
         lines.append(f"| {row['variant']} | " + " | ".join(cells) + " |")
     return lines
@@ -123,6 +164,26 @@ def _resolution_table(rows: list[dict], baseline: str) -> list[str]:
     lines += [f"| {row['variant']} | " + " | ".join(f"±{_f(row[f'{r}_dice_resolvable'])} "
                                                  f"({_n(row[f'{r}_dice_cases_needed'])})" for r in REGIONS) + " |"
               for row in rows if row["variant"] != baseline]
+    return lines
+
+
+def _spread_section(rows: list[dict], seeds: tuple[int, ...]) -> list[str]:
+    """Each seed's mean Dice per variant and their spread, or why the spread is not measured."""
+    if len(seeds) < 2:
+        return [f"One seed per variant (`seeds: {list(seeds)}`): how far two runs of one variant land apart with "
+                "nothing changed but the seed is not measured here, and a single-run difference between variants "
+                "can be that spread alone. `seeds: [0, 1, 2]` measures it (the tables above then average the "
+                "seeds per case)."]
+    lines = ["Each seed's mean Dice over the test cases, and the spread (largest − smallest): how far runs of one "
+             "variant land apart when only the seed changes. A difference from the baseline smaller than the "
+             "spread of either is marked † above: two runs of one variant could show it (summary.csv: "
+             "`*_seed<k>`, `*_seed_spread`, also for HD95).", "",
+             "| variant | " + " | ".join(f"{r} Dice by seed | {r} spread" for r in REGIONS) + " |",
+             "|---" * (1 + 2 * len(REGIONS)) + "|"]
+    for row in rows:
+        cells = [" / ".join(_f(row[f"{r}_dice_seed{s}"]) for s in seeds) + f" | {_f(row[f'{r}_dice_seed_spread'])}"
+                 for r in REGIONS]
+        lines.append(f"| {row['variant']} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -242,13 +303,15 @@ def write_report(study: Study, out: Path, data: str | Path) -> list[dict]:
         f"## Paired comparison with the baseline `{study.baseline}`", "",
         "Per-case differences (variant − baseline), mean with a bootstrap 95 % CI (10,000 resamples of cases) and the "
         "two-sided Wilcoxon signed-rank p-value; in brackets that p Holm-adjusted over the variants compared with the "
-        "baseline (Holm 1979), the one to read when several variants are screened at once.", "", note, "",
+        "baseline (Holm 1979), the one to read when several variants are screened at once; † marks a difference "
+        "smaller than the run-to-run spread of the seeds (below).", "", note, "",
         *_comparison_table(rows, study.baseline), "",
         "The smallest lead these paired cases resolve (80 % power, two-sided α = .05, from the sd of the per-case "
         "differences): a smaller difference is within the noise of this many cases. In brackets, the paired cases a "
         f"lead of {PLAN_LEAD['dice']:g} Dice would need at this spread (summary.csv: `*_cases_needed`, also for "
         f"{PLAN_LEAD['hd95']:g} mm of HD95): the figure to plan the next study by.", "",
         *_resolution_table(rows, study.baseline), "",
+        "## Run-to-run spread", "", *_spread_section(rows, study.seeds), "",
         "## Best variant per metric", "",
         "The highest mean (lowest for HD95), and the variants whose paired per-case differences from it are not "
         "significant (two-sided Wilcoxon p, Holm-adjusted over the other variants, ≥ .05): those are level with it "
