@@ -1,16 +1,19 @@
 """Gather the CV's per-case scores into this folder, and re-score fold models with test-time flips or as ensembles.
 
     .venv/bin/python studies/cv30/collect.py per-case runs/cv30 recommended_800_poly   # -> per_case.csv
+    .venv/bin/python studies/cv30/collect.py per-case runs/cv30 recommended_800_fp32 --seed 1   # as NAME_seed1
     .venv/bin/python studies/cv30/collect.py tta runs/cv30 recommended_800_poly        # -> per_case_tta.csv
     .venv/bin/python studies/cv30/collect.py ensemble runs/cv30 recommended_800 reference_800
 
 ``tta`` runs ``brats-unet evaluate RUN --split test --checkpoint last --set eval.tta=true --out DIR`` on each fold's
 run (the checkpoint the study scores; the run folders are not changed) and appends its rows as ``VARIANT_tta``;
-``per-case`` appends the study's own scores of the variant. ``ensemble`` averages the probabilities of each
-fold's runs of the variants named (``predict RUN RUN ...``, with the post-processing chosen on the members' pooled
-validation cases, as ``predict`` applies it) on that fold's test cases and appends them to ``per_case_ensemble.csv``
-as ``A+B``; a fold's scores are kept in ``--scored``, so that a stopped run resumes. The 5 folds themselves cannot
-be the ensemble: four of them trained on each case. Each command replaces that variant's earlier rows.
+``per-case`` appends the study's own scores of the variant (of its first seed; ``--seed K`` another seed's runs,
+as ``VARIANT_seedK``, so that ``paired.py`` can pair two runs of one variant). ``ensemble`` averages the
+probabilities of each fold's runs of the variants named (``predict RUN RUN ...``, with the post-processing chosen
+on the members' pooled validation cases, as ``predict`` applies it) on that fold's test cases and appends them to
+``per_case_ensemble.csv`` as ``A+B``; a fold's scores are kept in ``--scored``, so that a stopped run resumes. The
+5 folds themselves cannot be the ensemble: four of them trained on each case. Each command replaces that variant's
+earlier rows.
 Rows: variant, fold, case, region and the metric columns below.
 """
 
@@ -38,12 +41,13 @@ def fold_rows(variant: str, fold: Optional[int], per_case: Path) -> list[dict]:
         return [{"variant": variant, "fold": fold, **{k: r[k] for k in COLUMNS[2:]}} for r in csv.DictReader(f)]
 
 
-def runs_of(out: Path, variant: str) -> list[tuple[Optional[int], Path]]:
-    """(fold, first-seed run folder) of a variant of ``study.yaml``, in fold order; every fold must have finished.
-    An unknown name is refused as ``brats-unet study --only`` refuses it."""
+def runs_of(out: Path, variant: str, seed: Optional[int] = None) -> list[tuple[Optional[int], Path]]:
+    """(fold, run folder of ``seed``, by default the study's first) of a variant of ``study.yaml``, in fold order;
+    every fold must have finished. An unknown name is refused as ``brats-unet study --only`` refuses it."""
     study = only(load_study(HERE / "study.yaml"), [variant])
     chosen = next(v for v in study.variants if v.name == variant)
-    runs = [(fold, run_dir(out, chosen, study.seeds[0], fold)) for fold in study.fold_ids]
+    seed = study.seeds[0] if seed is None else seed
+    runs = [(fold, run_dir(out, chosen, seed, fold)) for fold in study.fold_ids]
     missing = [str(r) for _, r in runs if not (r / "eval" / "per_case.csv").is_file()]
     if missing:
         sys.exit(f"{variant}: unfinished fold runs: {', '.join(missing)}")
@@ -60,9 +64,11 @@ def replace(name: str, rows: list[dict], path: Path) -> None:
     print(f"{path}: {len(rows)} rows of {name}, {len(kept)} of the other variants")
 
 
-def per_case(out: Path, variant: str) -> None:
-    rows = [r for fold, run in runs_of(out, variant) for r in fold_rows(variant, fold, run / "eval" / "per_case.csv")]
-    replace(variant, rows, HERE / "per_case.csv")
+def per_case(out: Path, variant: str, seed: Optional[int] = None) -> None:
+    name = variant if seed is None else f"{variant}_seed{seed}"
+    rows = [r for fold, run in runs_of(out, variant, seed)
+            for r in fold_rows(name, fold, run / "eval" / "per_case.csv")]
+    replace(name, rows, HERE / "per_case.csv")
 
 
 def tta(out: Path, variant: str, scored: Path) -> None:
@@ -124,11 +130,12 @@ def main() -> None:
     parser.add_argument("--data", type=Path, action="append", help="the study's data roots (ensemble; default: "
                         "../shared/data/brats2018-sample and brats2018-extra)")
     parser.add_argument("--tta", action="store_true", help="ensemble: with the 4 in-plane flips as well")
+    parser.add_argument("--seed", type=int, help="per-case: another seed's runs of the variant, as VARIANT_seedK")
     args = parser.parse_args()
     if args.what != "ensemble" and len(args.variant) != 1:
         parser.error(f"{args.what} takes one variant")
     if args.what == "per-case":
-        per_case(args.out, args.variant[0])
+        per_case(args.out, args.variant[0], args.seed)
     elif args.what == "tta":
         tta(args.out, args.variant[0], args.scored or Path("runs/cv30_tta"))
     else:
