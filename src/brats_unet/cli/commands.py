@@ -155,10 +155,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
               file=sys.stderr)
         if run.engine_note:  # one run (an ensemble's members may differ)
             print(run.engine_note, file=sys.stderr)
+    tta = run.cfg.eval.tta if args.tta is None else args.tta  # once: the note and the predictions must agree
     if args.uncertainty and not args.quiet:
-        tta = run.cfg.eval.tta if args.tta is None else args.tta
         print(source_note(tta, len(runs), run.cfg.eval.mc_dropout), file=sys.stderr)
-    done = predict_cases(run, cases, args.out, args.tta, args.save_probabilities, args.labels,
+    done = predict_cases(run, cases, args.out, tta, args.save_probabilities, args.labels,
                          progress=not args.quiet, naming=args.naming, uncertainty=args.uncertainty)
     print(done.summary(args.out))
     return 2 if done.failures else 0
