@@ -108,6 +108,7 @@ def test_report_pools_all_folds(cv_study):
     # one seed: the run-to-run spread is said to be unmeasured, never shown as 0
     assert "is not measured here" in text and rows[1]["WT_dice_seed_spread"] == "nan"
     assert not [x for x in text.splitlines() if x.startswith("| dice_ce |") and "†" in x]
+    assert "seed spread" not in (out / "report.html").read_text()
     assert "3-fold patient-level cross-validation over 7 cases" in text and "smallest lead" in text
     assert "2 steps of 4 (8 samples)" in text and "trained on:" in text
 

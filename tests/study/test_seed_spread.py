@@ -81,6 +81,7 @@ def test_two_seeds_report_each_run_and_their_spread(tmp_path):
                                                                                 means[variant, 1]))
     text = (out / "report.md").read_text()
     assert "## Run-to-run spread" in text and "WT Dice by seed" in text
+    assert "WT dice seed spread" in (out / "report.html").read_text()
     line = next(x for x in text.splitlines() if x.startswith("| dice_ce | ") and " / " in x.split("|")[2])
     assert f"{means['dice_ce', 0]:.3f} / {means['dice_ce', 1]:.3f}" in line
     lead = float(rows["dice_ce"]["WT_dice_diff"])

@@ -326,6 +326,8 @@ def write_report(study: Study, out: Path, data: str | Path) -> list[dict]:
 def _html(study: Study, rows: list[dict], split: str, out: Path) -> str:
     """report.md's tables as a sortable page with the figures inline."""
     metric_cols = [f"{r}_{m}_mean" for r in REGIONS for m, _ in METRICS]
+    if len(study.seeds) > 1:  # the run-to-run spread beside the means, as report.md gives it
+        metric_cols += [f"{r}_dice_seed_spread" for r in REGIONS]
     results = (["variant", "test accuracy", "test mean IoU", "test Dice 4-class",
                 *[c.replace("_mean", "").replace("_", " ") for c in metric_cols]],
                [[r["variant"], r["test_accuracy"], r["test_mean_iou"], r["test_dice"], *[r[c] for c in metric_cols]]
