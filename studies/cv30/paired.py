@@ -5,6 +5,10 @@ for HD95) would need with this spread, for Dice and HD95, with the package's own
 
     .venv/bin/python studies/cv30/paired.py recommended_800 reference_800
     .venv/bin/python studies/cv30/paired.py recommended_800 recommended_800_tta --csv studies/cv30/per_case_tta.csv
+    .venv/bin/python studies/cv30/paired.py recommended_800,recommended_800_fp32 reference_800,reference_800_fp32
+
+A comma joins runs of one recipe (other seeds, machines or precisions): each case's scores averaged over them, as
+the study report averages seeds, so the pair compares recipes rather than single runs.
 """
 
 from __future__ import annotations
@@ -20,8 +24,13 @@ HERE = Path(__file__).resolve().parent
 
 
 def scores(rows: list[dict], variant: str, region: str, metric: str) -> dict[str, float]:
-    """{case: value} of one variant, region and metric (each case once: it is tested in one fold)."""
-    return {r["case"]: float(r[metric]) for r in rows if r["variant"] == variant and r["region"] == region}
+    """{case: value} of one variant, region and metric (each case once: it is tested in one fold); for runs
+    joined by commas, the mean over the runs of each case they all scored (NaN where one run's value is NaN)."""
+    runs = [{r["case"]: float(r[metric]) for r in rows if r["variant"] == name and r["region"] == region}
+            for name in variant.split(",")]
+    if not all(runs):
+        return {}
+    return {case: sum(run[case] for run in runs) / len(runs) for case in sorted(set.intersection(*map(set, runs)))}
 
 
 def table(rows: list[dict], a: str, b: str, lead: float = 0.03, lead_mm: float = 2.0) -> list[str]:
