@@ -35,7 +35,8 @@ def test_seed_means_and_spread_by_hand(tmp_path):
     _write(tmp_path, 1, 1, {"c3": 0.5})
     variant = STUDY.variants[0]
     assert seed_cases(STUDY, tmp_path, variant, 1)[("WT", "dice")] == {"c1": 0.9, "c2": 0.7, "c3": 0.5}
-    assert seed_means(STUDY, tmp_path, variant)[("WT", "dice")] == pytest.approx([0.7, 0.7])
+    runs = [seed_cases(STUDY, tmp_path, variant, seed) for seed in STUDY.seeds]
+    assert seed_means(runs)[("WT", "dice")] == pytest.approx([0.7, 0.7])
     assert per_case(STUDY, tmp_path, variant)[("WT", "dice")] == pytest.approx({"c1": 0.85, "c2": 0.65, "c3": 0.6})
     assert spread([0.84, 0.81, 0.85]) == pytest.approx(0.04)
     assert math.isnan(spread([0.84])) and math.isnan(spread([0.84, math.nan]))

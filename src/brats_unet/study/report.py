@@ -40,21 +40,26 @@ def seed_cases(study: Study, out: Path, variant: Variant, seed: int) -> Scores:
     return acc
 
 
-def per_case(study: Study, out: Path, variant: Variant) -> Scores:
-    """{(region, metric): {case: value averaged over seeds}}, pooled over folds."""
+def average(runs: list[Scores]) -> Scores:
+    """{(region, metric): {case: value averaged over the runs (seeds)}}."""
     acc: dict[tuple[str, str], dict[str, list[float]]] = {}
-    for seed in study.seeds:
-        for key, values in seed_cases(study, out, variant, seed).items():
+    for run in runs:
+        for key, values in run.items():
             for case, value in values.items():
                 acc.setdefault(key, {}).setdefault(case, []).append(value)
     return {k: {c: float(np.nanmean(v)) for c, v in d.items()} for k, d in acc.items()}
 
 
-def seed_means(study: Study, out: Path, variant: Variant) -> dict[tuple[str, str], list[float]]:
-    """{(region, metric): [mean over the pooled test cases of each seed's run]}, in the study's seed order."""
+def per_case(study: Study, out: Path, variant: Variant) -> Scores:
+    """{(region, metric): {case: value averaged over seeds}}, pooled over folds."""
+    return average([seed_cases(study, out, variant, seed) for seed in study.seeds])
+
+
+def seed_means(runs: list[Scores]) -> dict[tuple[str, str], list[float]]:
+    """{(region, metric): [mean over the pooled test cases of each run (seed)]}, in the runs' order."""
     means: dict[tuple[str, str], list[float]] = {}
-    for seed in study.seeds:
-        for key, values in seed_cases(study, out, variant, seed).items():
+    for run in runs:
+        for key, values in run.items():
             means.setdefault(key, []).append(float(np.nanmean(list(values.values()))))
     return means
 
@@ -76,14 +81,16 @@ def pooled_test_metrics(study: Study, out: Path, variant: Variant) -> dict[str, 
 Cases = dict[str, Scores]  # {variant: per_case(...)}
 
 
-def summary_rows(study: Study, out: Path, cases: Cases) -> list[dict]:
-    """One row per variant: paper metrics, region Dice/HD95 mean and sd, and paired tests vs the baseline."""
+def summary_rows(study: Study, out: Path, runs: dict[str, list[Scores]]) -> list[dict]:
+    """One row per variant: paper metrics, region Dice/HD95 mean and sd (cases averaged over seeds), each seed's
+    mean and their spread, and paired tests vs the baseline. ``runs``: {variant: [seed_cases of each seed]}."""
+    cases = {name: average(seed_runs) for name, seed_runs in runs.items()}
     base = cases[study.baseline]
     rows = []
     for v in study.variants:
         test = {f"test_{k}": x for k, x in pooled_test_metrics(study, out, v).items()}
         row = {"variant": v.name, "seeds": len(study.seeds), **test}
-        by_seed = seed_means(study, out, v)
+        by_seed = seed_means(runs[v.name])
         for region in REGIONS:
             for metric, _ in METRICS:
                 values = cases[v.name][(region, metric)]
@@ -283,8 +290,9 @@ def budget_line(study: Study, out: Path) -> str:
 
 def write_report(study: Study, out: Path, data: str | Path) -> list[dict]:
     """Write ``summary.csv`` and ``report.md`` (with the two figures); return the summary rows."""
-    cases = {v.name: per_case(study, out, v) for v in study.variants}
-    rows = summary_rows(study, out, cases)
+    runs = {v.name: [seed_cases(study, out, v, seed) for seed in study.seeds] for v in study.variants}
+    cases = {name: average(seed_runs) for name, seed_runs in runs.items()}
+    rows = summary_rows(study, out, runs)
     write_csv(rows, out / "summary.csv", list(dict.fromkeys(k for r in rows for k in r)))
     dice_bars(study, out, cases)
     val_curves(study, out)
