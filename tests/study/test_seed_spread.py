@@ -9,7 +9,7 @@ import pytest
 
 from brats_unet.cli import main
 from brats_unet.errors import BratsError
-from brats_unet.study.report import _spread_section, per_case, seed_cases, seed_means, spread, within_spread
+from brats_unet.study.report import _spread_section, average, seed_cases, seed_means, spread, within_spread
 from brats_unet.study.spec import Study, Variant, run_dir
 
 from .test_cross_validation import CV
@@ -37,7 +37,7 @@ def test_seed_means_and_spread_by_hand(tmp_path):
     assert seed_cases(STUDY, tmp_path, variant, 1)[("WT", "dice")] == {"c1": 0.9, "c2": 0.7, "c3": 0.5}
     runs = [seed_cases(STUDY, tmp_path, variant, seed) for seed in STUDY.seeds]
     assert seed_means(runs)[("WT", "dice")] == pytest.approx([0.7, 0.7])
-    assert per_case(STUDY, tmp_path, variant)[("WT", "dice")] == pytest.approx({"c1": 0.85, "c2": 0.65, "c3": 0.6})
+    assert average(runs)[("WT", "dice")] == pytest.approx({"c1": 0.85, "c2": 0.65, "c3": 0.6})
     assert spread([0.84, 0.81, 0.85]) == pytest.approx(0.04)
     assert math.isnan(spread([0.84])) and math.isnan(spread([0.84, math.nan]))
 

@@ -50,11 +50,6 @@ def average(runs: list[Scores]) -> Scores:
     return {k: {c: float(np.nanmean(v)) for c, v in d.items()} for k, d in acc.items()}
 
 
-def per_case(study: Study, out: Path, variant: Variant) -> Scores:
-    """{(region, metric): {case: value averaged over seeds}}, pooled over folds."""
-    return average([seed_cases(study, out, variant, seed) for seed in study.seeds])
-
-
 def seed_means(runs: list[Scores]) -> dict[tuple[str, str], list[float]]:
     """{(region, metric): [mean over the pooled test cases of each run (seed)]}, in the runs' order."""
     means: dict[tuple[str, str], list[float]] = {}
@@ -78,13 +73,12 @@ def pooled_test_metrics(study: Study, out: Path, variant: Variant) -> dict[str, 
     return {k: float(np.mean([float(r[k]) for r in rows])) for k in ("loss", "accuracy", "mean_iou", "dice")}
 
 
-Cases = dict[str, Scores]  # {variant: per_case(...)}
+Cases = dict[str, Scores]  # {variant: its seeds' scores averaged per case, pooled over folds}
 
 
-def summary_rows(study: Study, out: Path, runs: dict[str, list[Scores]]) -> list[dict]:
-    """One row per variant: paper metrics, region Dice/HD95 mean and sd (cases averaged over seeds), each seed's
-    mean and their spread, and paired tests vs the baseline. ``runs``: {variant: [seed_cases of each seed]}."""
-    cases = {name: average(seed_runs) for name, seed_runs in runs.items()}
+def summary_rows(study: Study, out: Path, runs: dict[str, list[Scores]], cases: Cases) -> list[dict]:
+    """One row per variant: paper metrics, region Dice/HD95 mean and sd, each seed's mean and their spread, and
+    paired tests vs the baseline. ``runs``: {variant: [seed_cases of each seed]}; ``cases``: their averages."""
     base = cases[study.baseline]
     rows = []
     for v in study.variants:
@@ -292,7 +286,7 @@ def write_report(study: Study, out: Path, data: str | Path) -> list[dict]:
     """Write ``summary.csv`` and ``report.md`` (with the two figures); return the summary rows."""
     runs = {v.name: [seed_cases(study, out, v, seed) for seed in study.seeds] for v in study.variants}
     cases = {name: average(seed_runs) for name, seed_runs in runs.items()}
-    rows = summary_rows(study, out, runs)
+    rows = summary_rows(study, out, runs, cases)
     write_csv(rows, out / "summary.csv", list(dict.fromkeys(k for r in rows for k in r)))
     dice_bars(study, out, cases)
     val_curves(study, out)
