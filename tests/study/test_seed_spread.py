@@ -9,7 +9,16 @@ import pytest
 
 from brats_unet.cli import main
 from brats_unet.errors import BratsError
-from brats_unet.study.report import _spread_section, average, seed_cases, seed_means, spread, within_spread
+from brats_unet.evaluation.html import study_html
+from brats_unet.study.report import (
+    _comparison_sections,
+    _spread_section,
+    average,
+    seed_cases,
+    seed_means,
+    spread,
+    within_spread,
+)
 from brats_unet.study.spec import Study, Variant, run_dir
 
 from .test_cross_validation import CV
@@ -57,6 +66,17 @@ def test_within_spread_compares_the_lead_with_either_variants_seeds():
     one_seed = {"WT_dice_seed_spread": math.nan}
     assert not within_spread({"WT_dice_diff": 0.001, "WT_dice_seed_spread": math.nan}, one_seed, "WT_dice")
     assert "is not measured here" in _spread_section([], (0,))[0]
+
+
+def test_a_one_variant_study_reports_no_paired_statistics():
+    # seeds.yaml-style studies (one variant, several seeds) had an empty paired table under a "0 paired cases"
+    # warning, and the one variant was "ahead of every other variant"
+    text = "\n".join(_comparison_sections(STUDY, [{"variant": "a"}]))
+    assert "nothing to compare it with" in text
+    assert "Paired comparison" not in text and "Too few cases" not in text
+    results = (["variant"], [["a"]])
+    assert "Paired comparison" not in study_html("t", "i", results, None, {})
+    assert "Paired comparison" in study_html("t", "i", results, (["variant"], [["b"]]), {})
 
 
 @pytest.mark.slow  # trains 8 tiny runs

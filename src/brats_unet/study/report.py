@@ -282,26 +282,17 @@ def budget_line(study: Study, out: Path) -> str:
     return "\n".join(lines + [f"- trained on: {'; '.join(machines)}"])
 
 
-def write_report(study: Study, out: Path, data: str | Path) -> list[dict]:
-    """Write ``summary.csv`` and ``report.md`` (with the two figures); return the summary rows."""
-    runs = {v.name: [seed_cases(study, out, v, seed) for seed in study.seeds] for v in study.variants}
-    cases = {name: average(seed_runs) for name, seed_runs in runs.items()}
-    rows = summary_rows(study, out, runs, cases)
-    write_csv(rows, out / "summary.csv", list(dict.fromkeys(k for r in rows for k in r)))
-    dice_bars(study, out, cases)
-    val_curves(study, out)
+def _comparison_sections(study: Study, rows: list[dict]) -> list[str]:
+    """The paired comparison and resolution tables; with one variant there is nothing to pair, so one line says so
+    (a one-variant study measures that variant, and with several seeds its run-to-run spread)."""
+    if len(rows) < 2:
+        return [f"One variant (`{study.baseline}`): nothing to compare it with, so no paired statistics. Add variants "
+                "to the study file to compare them with it on these cases.", ""]
     n, min_p = rows[-1].get("n_cases", 0), rows[-1].get("min_p", 1.0)
     note = (f"**Too few cases for a test to mean anything:** with {n} paired test cases the smallest p-value "
             f"the exact Wilcoxon test can give is {min_p:.3f}, so no difference can reach p < 0.05."
             if min_p > 0.05 else f"{n} paired test cases (smallest attainable p = {min_p:.3f}).")
-    text = "\n".join([
-        f"# Study: {study.name}", "",
-        f"Data: `{data}`; {design(study, out)}; seeds {list(study.seeds)}; budget "
-        f"{study.budget or 'from the base config'}; evaluated on the {study.split} split with the "
-        f"`{study.checkpoint}` checkpoint at the original geometry.", "", "Training per run:", "",
-        budget_line(study, out), "",
-        "## Results (test cases, mean ± sd over cases)", "", *_results_table(rows, study.baseline), "",
-        "Paper metrics are pooled over all pixels and include background (not BraTS region Dice).", "",
+    return [
         f"## Paired comparison with the baseline `{study.baseline}`", "",
         "Per-case differences (variant − baseline), mean with a bootstrap 95 % CI (10,000 resamples of cases) and the "
         "two-sided Wilcoxon signed-rank p-value; in brackets that p Holm-adjusted over the variants compared with the "
@@ -312,13 +303,36 @@ def write_report(study: Study, out: Path, data: str | Path) -> list[dict]:
         "differences): a smaller difference is within the noise of this many cases. In brackets, the paired cases a "
         f"lead of {PLAN_LEAD['dice']:g} Dice would need at this spread (summary.csv: `*_cases_needed`, also for "
         f"{PLAN_LEAD['hd95']:g} mm of HD95): the figure to plan the next study by.", "",
-        *_resolution_table(rows, study.baseline), "",
+        *_resolution_table(rows, study.baseline), ""]
+
+
+def _best_section(rows: list[dict], cases: Cases) -> list[str]:
+    """The section naming the best variant per region and metric (studies of two variants or more)."""
+    return ["## Best variant per metric", "",
+            "The highest mean (lowest for HD95), and the variants whose paired per-case differences from it are not "
+            "significant (two-sided Wilcoxon p, Holm-adjusted over the other variants, ≥ .05): those are level with "
+            "it on these cases.", "", *_best(rows, cases), ""]
+
+
+def write_report(study: Study, out: Path, data: str | Path) -> list[dict]:
+    """Write ``summary.csv`` and ``report.md`` (with the two figures); return the summary rows."""
+    runs = {v.name: [seed_cases(study, out, v, seed) for seed in study.seeds] for v in study.variants}
+    cases = {name: average(seed_runs) for name, seed_runs in runs.items()}
+    rows = summary_rows(study, out, runs, cases)
+    write_csv(rows, out / "summary.csv", list(dict.fromkeys(k for r in rows for k in r)))
+    dice_bars(study, out, cases)
+    val_curves(study, out)
+    text = "\n".join([
+        f"# Study: {study.name}", "",
+        f"Data: `{data}`; {design(study, out)}; seeds {list(study.seeds)}; budget "
+        f"{study.budget or 'from the base config'}; evaluated on the {study.split} split with the "
+        f"`{study.checkpoint}` checkpoint at the original geometry.", "", "Training per run:", "",
+        budget_line(study, out), "",
+        "## Results (test cases, mean ± sd over cases)", "", *_results_table(rows, study.baseline), "",
+        "Paper metrics are pooled over all pixels and include background (not BraTS region Dice).", "",
+        *_comparison_sections(study, rows),
         "## Run-to-run spread", "", *_spread_section(rows, study.seeds), "",
-        "## Best variant per metric", "",
-        "The highest mean (lowest for HD95), and the variants whose paired per-case differences from it are not "
-        "significant (two-sided Wilcoxon p, Holm-adjusted over the other variants, ≥ .05): those are level with it "
-        "on these cases.", "",
-        *_best(rows, cases), "",
+        *(_best_section(rows, cases) if len(rows) > 1 else []),
         "## Figures", "", "![Region Dice per variant](dice_bars.png)", "", "![Validation curves](val_curves.png)", ""])
     atomic_write_text(out / "report.md", text)
     atomic_write_text(out / "report.html", _html(study, rows, design(study, out), out))
@@ -336,7 +350,8 @@ def _html(study: Study, rows: list[dict], split: str, out: Path) -> str:
                 for r in rows])
     diffs = [f"{r}_dice_{k}" for r in REGIONS for k in ("diff", "p", "p_holm")]
     comparison = (["variant", *[c.replace("_", " ") for c in diffs]],
-                  [[r["variant"], *[r.get(c, "") for c in diffs]] for r in rows if r["variant"] != study.baseline])
+                  [[r["variant"], *[r.get(c, "") for c in diffs]] for r in rows if r["variant"] != study.baseline]
+                  ) if len(rows) > 1 else None  # one variant: nothing to pair
     intro = (f"Study {study.name}: {split}; seeds {list(study.seeds)}, baseline {study.baseline}; p: two-sided "
              "Wilcoxon signed-rank; p holm: Holm-adjusted over the variants.")
     figures = {"Region Dice per variant": out / "dice_bars.png", "Validation curves": out / "val_curves.png"}
