@@ -74,6 +74,10 @@ def test_a_one_variant_study_reports_no_paired_statistics():
     text = "\n".join(_comparison_sections(STUDY, [{"variant": "a"}]))
     assert "nothing to compare it with" in text
     assert "Paired comparison" not in text and "Too few cases" not in text
+    row = {"variant": "a", **{f"{r}_dice_{k}": 0.8 for r in ("WT", "TC", "ET") for k in ("seed0", "seed1")},
+           **{f"{r}_dice_seed_spread": 0.0 for r in ("WT", "TC", "ET")}}
+    assert "†" not in "\n".join(_spread_section([row], (0, 1)))  # no comparison table above to mark
+    assert "†" in "\n".join(_spread_section([row, {**row, "variant": "b"}], (0, 1)))
     results = (["variant"], [["a"]])
     assert "Paired comparison" not in study_html("t", "i", results, None, {})
     assert "Paired comparison" in study_html("t", "i", results, (["variant"], [["b"]]), {})

@@ -175,10 +175,11 @@ def _spread_section(rows: list[dict], seeds: tuple[int, ...]) -> list[str]:
                 "nothing changed but the seed is not measured here, and a single-run difference between variants "
                 "can be that spread alone. `seeds: [0, 1, 2]` measures it (the tables above then average the "
                 "seeds per case)."]
+    dagger = (" A difference from the baseline smaller than the spread of either is marked † above: two runs of one "
+              "variant could show it." if len(rows) > 1 else "")
     lines = ["Each seed's mean Dice over the test cases, and the spread (largest − smallest): how far runs of one "
-             "variant land apart when only the seed changes. A difference from the baseline smaller than the "
-             "spread of either is marked † above: two runs of one variant could show it (summary.csv: "
-             "`*_seed<k>`, `*_seed_spread`, also for HD95).", "",
+             f"variant land apart when only the seed changes.{dagger} (summary.csv: `*_seed<k>`, `*_seed_spread`, "
+             "also for HD95.)", "",
              "| variant | " + " | ".join(f"{r} Dice by seed | {r} spread" for r in REGIONS) + " |",
              "|---" * (1 + 2 * len(REGIONS)) + "|"]
     for row in rows:
