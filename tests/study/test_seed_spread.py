@@ -11,6 +11,7 @@ from brats_unet.cli import main
 from brats_unet.errors import BratsError
 from brats_unet.evaluation.html import study_html
 from brats_unet.study.report import (
+    _best_section,
     _comparison_sections,
     _spread_section,
     average,
@@ -74,6 +75,7 @@ def test_a_one_variant_study_reports_no_paired_statistics():
     text = "\n".join(_comparison_sections(STUDY, [{"variant": "a"}]))
     assert "nothing to compare it with" in text
     assert "Paired comparison" not in text and "Too few cases" not in text
+    assert _best_section([{"variant": "a"}], {}) == []
     row = {"variant": "a", **{f"{r}_dice_{k}": 0.8 for r in ("WT", "TC", "ET") for k in ("seed0", "seed1")},
            **{f"{r}_dice_seed_spread": 0.0 for r in ("WT", "TC", "ET")}}
     assert "†" not in "\n".join(_spread_section([row], (0, 1)))  # no comparison table above to mark

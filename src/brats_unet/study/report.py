@@ -308,7 +308,9 @@ def _comparison_sections(study: Study, rows: list[dict]) -> list[str]:
 
 
 def _best_section(rows: list[dict], cases: Cases) -> list[str]:
-    """The section naming the best variant per region and metric (studies of two variants or more)."""
+    """The section naming the best variant per region and metric; none for one variant (nothing to rank)."""
+    if len(rows) < 2:
+        return []
     return ["## Best variant per metric", "",
             "The highest mean (lowest for HD95), and the variants whose paired per-case differences from it are not "
             "significant (two-sided Wilcoxon p, Holm-adjusted over the other variants, ≥ .05): those are level with "
@@ -333,7 +335,7 @@ def write_report(study: Study, out: Path, data: str | Path) -> list[dict]:
         "Paper metrics are pooled over all pixels and include background (not BraTS region Dice).", "",
         *_comparison_sections(study, rows),
         "## Run-to-run spread", "", *_spread_section(rows, study.seeds), "",
-        *(_best_section(rows, cases) if len(rows) > 1 else []),
+        *_best_section(rows, cases),
         "## Figures", "", "![Region Dice per variant](dice_bars.png)", "", "![Validation curves](val_curves.png)", ""])
     atomic_write_text(out / "report.md", text)
     atomic_write_text(out / "report.html", _html(study, rows, design(study, out), out))
