@@ -81,7 +81,7 @@ def test_a_one_variant_study_reports_no_paired_statistics():
     assert "†" not in "\n".join(_spread_section([row], (0, 1)))  # no comparison table above to mark
     assert "†" in "\n".join(_spread_section([row, {**row, "variant": "b"}], (0, 1)))
     results = (["variant"], [["a"]])
-    assert "Paired comparison" not in study_html("t", "i", results, None, {})
+    assert "Paired comparison" not in study_html("t", "i", results, (["variant"], []), {})
     assert "Paired comparison" in study_html("t", "i", results, (["variant"], [["b"]]), {})
 
 

@@ -115,11 +115,12 @@ def _per_case(rows: list[dict]) -> dict[str, dict[str, float]]:
     return out
 
 
-def study_html(title: str, intro: str, results: tuple[list[str], list[list]],
-               comparison: Optional[tuple[list[str], list[list]]], figures: dict[str, Path]) -> str:
-    """A study's report as one self-contained page: sortable result tables and the embedded figures
-    (``comparison`` None: a one-variant study, no paired table)."""
-    paired = ["<h2>Paired comparison with the baseline</h2>", table(*comparison, sortable=True)] if comparison else []
+def study_html(title: str, intro: str, results: tuple[list[str], list[list]], comparison: tuple[list[str], list[list]],
+               figures: dict[str, Path]) -> str:
+    """A study's report as one self-contained page: sortable result tables and the embedded figures (no paired
+    table when ``comparison`` has no rows: a one-variant study)."""
+    heads, rows = comparison
+    paired = ["<h2>Paired comparison with the baseline</h2>", table(heads, rows, sortable=True)] if rows else []
     body = "\n".join([f"<p class='note'>{html.escape(intro)}</p>",
                       "<h2>Results (test cases; click a column to sort)</h2>", table(*results, sortable=True),
                       *paired,

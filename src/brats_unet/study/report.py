@@ -325,9 +325,10 @@ def write_report(study: Study, out: Path, data: str | Path) -> list[dict]:
     write_csv(rows, out / "summary.csv", list(dict.fromkeys(k for r in rows for k in r)))
     dice_bars(study, out, cases)
     val_curves(study, out)
+    split = design(study, out)
     text = "\n".join([
         f"# Study: {study.name}", "",
-        f"Data: `{data}`; {design(study, out)}; seeds {list(study.seeds)}; budget "
+        f"Data: `{data}`; {split}; seeds {list(study.seeds)}; budget "
         f"{study.budget or 'from the base config'}; evaluated on the {study.split} split with the "
         f"`{study.checkpoint}` checkpoint at the original geometry.", "", "Training per run:", "",
         budget_line(study, out), "",
@@ -338,7 +339,7 @@ def write_report(study: Study, out: Path, data: str | Path) -> list[dict]:
         *_best_section(rows, cases),
         "## Figures", "", "![Region Dice per variant](dice_bars.png)", "", "![Validation curves](val_curves.png)", ""])
     atomic_write_text(out / "report.md", text)
-    atomic_write_text(out / "report.html", _html(study, rows, design(study, out), out))
+    atomic_write_text(out / "report.html", _html(study, rows, split, out))
     return rows
 
 
@@ -353,8 +354,7 @@ def _html(study: Study, rows: list[dict], split: str, out: Path) -> str:
                 for r in rows])
     diffs = [f"{r}_dice_{k}" for r in REGIONS for k in ("diff", "p", "p_holm")]
     comparison = (["variant", *[c.replace("_", " ") for c in diffs]],
-                  [[r["variant"], *[r.get(c, "") for c in diffs]] for r in rows if r["variant"] != study.baseline]
-                  ) if len(rows) > 1 else None  # one variant: nothing to pair
+                  [[r["variant"], *[r.get(c, "") for c in diffs]] for r in rows if r["variant"] != study.baseline])
     intro = (f"Study {study.name}: {split}; seeds {list(study.seeds)}, baseline {study.baseline}; p: two-sided "
              "Wilcoxon signed-rank; p holm: Holm-adjusted over the variants.")
     figures = {"Region Dice per variant": out / "dice_bars.png", "Validation curves": out / "val_curves.png"}
